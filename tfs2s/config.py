@@ -1,0 +1,316 @@
+"""Typed, frozen run configuration with YAML and ``--set a.b=v`` overrides.
+
+Resolution order (as in the TF Model Garden): defaults -> YAML file -> ``--set``
+overrides -> CLI flags. The final config is validated and written next to the run
+as ``params.yaml``; every value here is read by some part of the library.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tfs2s.topology import parse_topology
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Where the data comes from and how segments are shaped.
+
+    Attributes:
+        path: ``None`` for the built-in synthetic CMU-MOSI; a directory of ``.csd``
+            files; a ``.pkl`` aligned pickle; or a cache written by ``tfs2s data prepare``.
+        data_map: modality -> file name in ``path`` (``text``, ``audio``, ``video``,
+            ``labels``; ``.csd`` optional); ``None`` uses the SDK's CMU-MOSI names.
+        folds: JSON file ``{"train": [video ids], "valid": [...], "test": [...]}``;
+            ``None`` uses the standard CMU-MOSI folds shipped in the package.
+        max_seq_len: words kept per segment.
+        truncate: ``head`` keeps the first words of a long segment, ``tail`` the last.
+        trust_pickle: allow unpickling (runs code from the file).
+        synthetic_seed: seed of the built-in dataset.
+        synthetic_segments: total segments of the built-in dataset (2199 = CMU-MOSI).
+    """
+
+    path: str | None = None
+    data_map: dict[str, str] | None = None
+    folds: str | None = None
+    max_seq_len: int = 20
+    truncate: str = "head"
+    trust_pickle: bool = False
+    synthetic_seed: int = 0
+    synthetic_segments: int = 2199
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Model sizes (paper/MCTN defaults).
+
+    Attributes:
+        hidden: LSTM units per direction of each translation encoder layer.
+        depth: stacked encoder layers.
+        bidirectional: bidirectional encoders (decoder width is then 2 * hidden).
+        decoder_attention: decoders attend over the encoder outputs.
+        dropout: dropout on encoder/regressor inputs.
+        regressor_hidden: units of each regressor RNN layer (the poster's K-layer RNN).
+        regressor_depth: K, regressor RNN layers.
+    """
+
+    hidden: int = 32
+    depth: int = 1
+    bidirectional: bool = True
+    decoder_attention: bool = True
+    dropout: float = 0.0
+    regressor_hidden: int = 32
+    regressor_depth: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """How to train.
+
+    Attributes:
+        mode: ``two_phase`` (poster Algorithms 1/2) or ``joint`` (translation + regression).
+        epochs: maximum regression epochs (joint: maximum joint epochs).
+        translator_epochs: maximum epochs of each translation phase (two_phase).
+        batch_size: global batch size.
+        learning_rate: optimizer learning rate.
+        optimizer: ``adam``, ``sgd`` or ``rmsprop``.
+        patience: early-stopping patience on the valid loss (best weights restored).
+        translation_weight: weight of the translation loss (joint).
+        cycle_weight: weight of the cycle loss translating back to the source (joint).
+        finetune_encoder: two_phase: let the regression phase update the encoder(s).
+        seed: random seed (weights, shuffling); op determinism is on.
+        strategy: ``auto``, ``one``, ``mirrored`` or ``multiworker``.
+        jit_compile: XLA-compile the train/predict steps.
+    """
+
+    mode: str = "two_phase"
+    epochs: int = 40
+    translator_epochs: int = 30
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    optimizer: str = "adam"
+    patience: int = 8
+    translation_weight: float = 1.0
+    cycle_weight: float = 0.0
+    finetune_encoder: bool = False
+    seed: int = 0
+    strategy: str = "auto"
+    jit_compile: bool = False
+
+
+CHOICES: dict[str, tuple[str, ...]] = {
+    "data.truncate": ("head", "tail"),
+    "train.mode": ("two_phase", "joint"),
+    "train.optimizer": ("adam", "sgd", "rmsprop"),
+    "train.strategy": ("auto", "one", "mirrored", "multiworker"),
+}
+
+POSITIVE: tuple[str, ...] = (
+    "data.max_seq_len",
+    "data.synthetic_segments",
+    "model.hidden",
+    "model.depth",
+    "model.regressor_hidden",
+    "model.regressor_depth",
+    "train.batch_size",
+    "train.learning_rate",
+)
+NON_NEGATIVE: tuple[str, ...] = (
+    "train.epochs",
+    "train.translator_epochs",
+    "train.patience",
+    "train.translation_weight",
+    "train.cycle_weight",
+    "model.dropout",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """Everything a run needs; written to ``params.yaml``."""
+
+    topology: str = "embed_AV_T"
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **overrides: Any) -> RunConfig:
+        """Return a copy with dotted-key overrides applied, e.g. ``{"train.seed": 3}``."""
+        return apply_overrides(self, overrides)
+
+
+SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+
+
+def valid_keys() -> list[str]:
+    keys = ["topology"]
+    for section, cls in SECTIONS.items():
+        keys += [f"{section}.{f.name}" for f in dataclasses.fields(cls)]
+    return keys
+
+
+def _coerce(key: str, value: Any, annotation: Any) -> Any:
+    """Check/convert ``value`` to the field type; raise ValueError naming key, expected, found."""
+    hints = annotation
+    origin = typing.get_origin(hints)
+    args = typing.get_args(hints)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(key, value, inner[0])
+    if hints is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+            return value.lower() in ("true", "1", "yes")
+        raise ValueError(f"config {key}: expected true/false, found {value!r}")
+    if hints is int:
+        if isinstance(value, bool) or not isinstance(value, (int, str, float)):
+            raise ValueError(f"config {key}: expected an integer, found {value!r}")
+        try:
+            f = float(value)
+        except ValueError:
+            raise ValueError(f"config {key}: expected an integer, found {value!r}") from None
+        if f != int(f):
+            raise ValueError(f"config {key}: expected an integer, found {value!r}")
+        return int(f)
+    if hints is float:
+        if isinstance(value, bool):
+            raise ValueError(f"config {key}: expected a number, found {value!r}")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"config {key}: expected a number, found {value!r}") from None
+    if hints is str:
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise ValueError(f"config {key}: expected a string, found {value!r}")
+        return str(value)
+    if origin is dict:
+        if isinstance(value, str):
+            value = parse_data_map(value)
+        if not isinstance(value, Mapping):
+            raise ValueError(f"config {key}: expected a mapping, found {value!r}")
+        return {str(k): str(v) for k, v in value.items()}
+    raise TypeError(f"config {key}: unsupported type {hints}")
+
+
+def parse_data_map(text: str) -> dict[str, str]:
+    """Parse ``text=FILE,audio=FILE,...`` into a dict."""
+    out = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        if "=" not in item:
+            raise ValueError(f"data map item {item!r}: expected MODALITY=FILE")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _validate(cfg: RunConfig) -> None:
+    parse_topology(cfg.topology)
+    flat = flatten(cfg.to_dict())
+    for key, choices in CHOICES.items():
+        if flat[key] not in choices:
+            raise ValueError(f"config {key}: expected one of {list(choices)}, found {flat[key]!r}")
+    for key in POSITIVE:
+        if not flat[key] > 0:
+            raise ValueError(f"config {key}: expected a value > 0, found {flat[key]!r}")
+    for key in NON_NEGATIVE:
+        if not flat[key] >= 0:
+            raise ValueError(f"config {key}: expected a value >= 0, found {flat[key]!r}")
+    if not flat["model.dropout"] < 1:
+        raise ValueError(f"config model.dropout: expected a value in [0, 1), found {flat['model.dropout']!r}")
+
+
+def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping) and k in SECTIONS and not prefix:
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def apply_overrides(cfg: RunConfig, overrides: Mapping[str, Any]) -> RunConfig:
+    """Apply dotted-key overrides; unknown keys raise ValueError listing the valid ones."""
+    sections = {name: dataclasses.asdict(getattr(cfg, name)) for name in SECTIONS}
+    topology = cfg.topology
+    for key, value in overrides.items():
+        if key == "topology":
+            topology = _coerce(key, value, str)
+            continue
+        section, _, field = key.partition(".")
+        if section not in SECTIONS or field not in sections[section]:
+            raise ValueError(f"unknown config key {key!r}; valid keys: {', '.join(valid_keys())}")
+        ftype = typing.get_type_hints(SECTIONS[section])[field]
+        sections[section][field] = _coerce(key, value, ftype)
+    new = RunConfig(
+        topology=topology, **{name: SECTIONS[name](**vals) for name, vals in sections.items()}
+    )
+    _validate(new)
+    return new
+
+
+def from_dict(d: Mapping[str, Any], base: RunConfig | None = None) -> RunConfig:
+    """Build a config from a nested dict such as a loaded ``params.yaml``."""
+    if not isinstance(d, Mapping):
+        raise ValueError(f"config must be a mapping, found {type(d).__name__}")
+    flat = {}
+    for k, v in d.items():
+        if k in SECTIONS:
+            if v is None:
+                continue
+            if not isinstance(v, Mapping):
+                raise ValueError(f"config section {k!r} must be a mapping, found {v!r}")
+            flat.update({f"{k}.{kk}": vv for kk, vv in v.items()})
+        else:
+            flat[k] = v
+    return apply_overrides(base or RunConfig(), flat)
+
+
+def load_yaml(path: str | Path, base: RunConfig | None = None) -> RunConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file {path} does not exist")
+    try:
+        loaded = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ValueError(f"config file {path}: not valid YAML: {e}") from None
+    try:
+        return from_dict(loaded, base)
+    except ValueError as e:
+        raise ValueError(f"config file {path}: {e}") from None
+
+
+def parse_set(items: Iterable[str]) -> dict[str, Any]:
+    """Parse ``["a.b=v", ...]``; values are read as YAML scalars (``true``, ``3``, ``1e-3``)."""
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE, e.g. train.epochs=5")
+        k, v = item.split("=", 1)
+        try:
+            out[k.strip()] = yaml.safe_load(v) if v.strip() else None
+        except yaml.YAMLError:
+            out[k.strip()] = v
+    return out
+
+
+def dump_yaml(cfg: RunConfig, path: str | Path) -> None:
+    """Write ``cfg`` atomically (temp file + rename)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    tmp.replace(path)

@@ -1,0 +1,1 @@
+"""Data sources, word alignment and tf.data pipelines."""

@@ -1,0 +1,187 @@
+"""In-memory word-aligned data: the common form every data source produces.
+
+Every reader (built-in synthetic, CMU-SDK ``.csd``, aligned pickles) ends with a
+:class:`MosiData`: per split, padded float32 arrays ``(segments, max_seq_len, dim)``
+per modality name, the number of real words per segment, and the labels.
+Padded steps are exactly zero.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from tfs2s import modalities as M
+
+SPLITS: tuple[str, ...] = ("train", "valid", "test")
+TRUNCATE_MODES: tuple[str, ...] = ("head", "tail")
+
+
+@dataclasses.dataclass
+class Split:
+    """One fold of word-aligned segments.
+
+    Attributes:
+        features: modality name -> float32 (segments, max_seq_len, dim), zero past length.
+        lengths: int32 (segments,), real words per segment (1..max_seq_len).
+        labels: float32 (segments,), sentiment in [-3, 3].
+        segment_ids: str (segments,), e.g. ``"2iD-tVS8NPw_3"``.
+        video_ids: str (segments,).
+    """
+
+    features: dict[str, np.ndarray]
+    lengths: np.ndarray
+    labels: np.ndarray
+    segment_ids: np.ndarray
+    video_ids: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    @property
+    def max_seq_len(self) -> int:
+        return int(next(iter(self.features.values())).shape[1]) if self.features else 0
+
+    def mask(self) -> np.ndarray:
+        """float32 (segments, max_seq_len): 1.0 on real words, 0.0 on padding."""
+        steps = np.arange(self.max_seq_len)[None, :]
+        return (steps < self.lengths[:, None]).astype(np.float32)
+
+    def take(self, index: np.ndarray) -> Split:
+        """A new split holding the segments at ``index``."""
+        return Split(
+            features={k: v[index] for k, v in self.features.items()},
+            lengths=self.lengths[index],
+            labels=self.labels[index],
+            segment_ids=self.segment_ids[index],
+            video_ids=self.video_ids[index],
+        )
+
+    @classmethod
+    def empty(cls, dims: Mapping[str, int], max_seq_len: int) -> Split:
+        return cls(
+            features={k: np.zeros((0, max_seq_len, d), np.float32) for k, d in dims.items()},
+            lengths=np.zeros((0,), np.int32),
+            labels=np.zeros((0,), np.float32),
+            segment_ids=np.zeros((0,), dtype=str),
+            video_ids=np.zeros((0,), dtype=str),
+        )
+
+
+@dataclasses.dataclass
+class DataReport:
+    """What happened while reading: shown by ``tfs2s data inspect``."""
+
+    #: modality name -> number of NaN/±inf values replaced by 0.
+    nonfinite_replaced: dict[str, int] = dataclasses.field(default_factory=dict)
+    #: segment ids dropped because they had no word.
+    dropped_segments: list[str] = dataclasses.field(default_factory=list)
+    #: split -> fold video ids that are absent from the data.
+    missing_videos: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    #: labelled segments whose videos are in no fold (ignored).
+    unassigned_segments: int = 0
+    #: free-form notes (e.g. how overlapping segments were handled).
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class MosiData:
+    """Word-aligned CMU-MOSI-shaped data split into folds.
+
+    Attributes:
+        splits: ``"train"``, ``"valid"``, ``"test"`` -> :class:`Split` (possibly empty).
+        dims: modality name -> feature size, for the modalities present only.
+        max_seq_len: padded steps per segment.
+        source: human-readable description of where the data came from.
+        report: counts of replaced/dropped/missing items.
+    """
+
+    splits: dict[str, Split]
+    dims: dict[str, int]
+    max_seq_len: int
+    source: str
+    report: DataReport = dataclasses.field(default_factory=DataReport)
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        """Names of the modalities present, in canonical order."""
+        return tuple(M.NAMES[c] for c in M.CODES if M.NAMES[c] in self.dims)
+
+    def require(self, names: Iterable[str], what: str) -> None:
+        """Raise ValueError if any modality in ``names`` is absent from the data."""
+        missing = [n for n in names if n not in self.dims]
+        if missing:
+            raise ValueError(
+                f"{what} needs modalities {sorted(set(names))} but the data ({self.source}) "
+                f"has only {list(self.modalities)}; missing: {missing}"
+            )
+
+    def split(self, name: str) -> Split:
+        """The named split; raises a clear error if it is empty (cannot be evaluated)."""
+        if name not in SPLITS:
+            raise ValueError(f"unknown split {name!r}; expected one of {list(SPLITS)}")
+        split = self.splits.get(name)
+        if split is None or len(split) == 0:
+            raise ValueError(
+                f"split {name!r} of {self.source} is empty (no segment of its fold videos "
+                "is in the data); cannot train or evaluate on it"
+            )
+        return split
+
+    def nonempty_splits(self) -> list[str]:
+        return [s for s in SPLITS if s in self.splits and len(self.splits[s]) > 0]
+
+
+def feature_stats(split: Split) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per-feature mean and variance over the real (unpadded) words of a split.
+
+    Returns:
+        name -> (mean float32 (dim,), variance float32 (dim,)). Variance is floored at
+        1e-6 so constant features normalise to 0 rather than inf.
+    """
+    mask = split.mask().astype(bool)
+    stats = {}
+    for name, x in split.features.items():
+        words = x[mask].astype(np.float64)
+        if words.shape[0] == 0:
+            raise ValueError(f"cannot compute normalisation statistics: split has no words for {name}")
+        mean = words.mean(axis=0)
+        var = np.maximum(words.var(axis=0), 1e-6)
+        stats[name] = (mean.astype(np.float32), var.astype(np.float32))
+    return stats
+
+
+def pad_segments(
+    segments: Sequence[Mapping[str, np.ndarray]],
+    dims: Mapping[str, int],
+    max_seq_len: int,
+    truncate: str = "head",
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Pad/truncate variable-length word sequences to ``max_seq_len`` steps.
+
+    Args:
+        segments: per segment, modality name -> float32 (words, dim); every modality
+            of a segment has the same number of words (>= 1).
+        dims: modality name -> dim.
+        max_seq_len: steps to keep.
+        truncate: ``"head"`` keeps the first ``max_seq_len`` words, ``"tail"`` the last.
+
+    Returns:
+        (name -> float32 (segments, max_seq_len, dim), lengths int32 (segments,)).
+        Real words always start at step 0; padding follows them.
+    """
+    if truncate not in TRUNCATE_MODES:
+        raise ValueError(f"truncate must be one of {list(TRUNCATE_MODES)}, found {truncate!r}")
+    n = len(segments)
+    out = {k: np.zeros((n, max_seq_len, d), np.float32) for k, d in dims.items()}
+    lengths = np.zeros((n,), np.int32)
+    for i, seg in enumerate(segments):
+        words = len(next(iter(seg.values())))
+        keep = min(words, max_seq_len)
+        sl = slice(0, keep) if truncate == "head" else slice(words - keep, words)
+        for k in dims:
+            out[k][i, :keep] = seg[k][sl]
+        lengths[i] = keep
+    return out, lengths
