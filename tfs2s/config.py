@@ -229,7 +229,9 @@ def _validate(cfg: RunConfig) -> None:
         if not flat[key] >= 0:
             raise ValueError(f"config {key}: expected a value >= 0, found {flat[key]!r}")
     if not flat["model.dropout"] < 1:
-        raise ValueError(f"config model.dropout: expected a value in [0, 1), found {flat['model.dropout']!r}")
+        raise ValueError(
+            f"config model.dropout: expected a value in [0, 1), found {flat['model.dropout']!r}"
+        )
 
 
 def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

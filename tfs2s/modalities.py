@@ -45,6 +45,4 @@ def code_of(name: str) -> str:
     try:
         return CODE_OF[name]
     except KeyError:
-        raise ValueError(
-            f"unknown modality {name!r}; expected one of {list(CODE_OF)}"
-        ) from None
+        raise ValueError(f"unknown modality {name!r}; expected one of {list(CODE_OF)}") from None

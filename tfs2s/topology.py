@@ -109,20 +109,28 @@ def parse_topology(name: str) -> Topology:
         tok = tokens[pos]
         if tok == "concat":
             if pos + 1 >= len(tokens):
-                raise ValueError(f"malformed topology {name!r}: concat needs codes; grammar: {GRAMMAR}")
+                raise ValueError(
+                    f"malformed topology {name!r}: concat needs codes; grammar: {GRAMMAR}"
+                )
             return pos + 2, "concat", _codes(tokens[pos + 1], name, 2, 3)
         if tok == "embed":
             if not allow_embed:
-                raise ValueError(f"malformed topology {name!r}: embed can only be a source; grammar: {GRAMMAR}")
+                raise ValueError(
+                    f"malformed topology {name!r}: embed can only be a source; grammar: {GRAMMAR}"
+                )
             if pos + 1 >= len(tokens):
-                raise ValueError(f"malformed topology {name!r}: embed needs two codes; grammar: {GRAMMAR}")
+                raise ValueError(
+                    f"malformed topology {name!r}: embed needs two codes; grammar: {GRAMMAR}"
+                )
             return pos + 2, "embed", _codes(tokens[pos + 1], name, 2, 2)
         return pos + 1, "single", _codes(tok, name, 1, 1)
 
     pos, skind, scodes = group(0, allow_embed=True)
     pos, _, tcodes = group(pos, allow_embed=False)
     if pos != len(tokens):
-        raise ValueError(f"malformed topology {name!r}: unexpected {'_'.join(tokens[pos:])!r}; grammar: {GRAMMAR}")
+        raise ValueError(
+            f"malformed topology {name!r}: unexpected {'_'.join(tokens[pos:])!r}; grammar: {GRAMMAR}"
+        )
     if skind == "embed":
         if tcodes == (scodes[1],):
             raise ValueError(f"malformed topology {name!r}: embed_XY_Z needs Z different from Y")

@@ -146,7 +146,9 @@ def feature_stats(split: Split) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     for name, x in split.features.items():
         words = x[mask].astype(np.float64)
         if words.shape[0] == 0:
-            raise ValueError(f"cannot compute normalisation statistics: split has no words for {name}")
+            raise ValueError(
+                f"cannot compute normalisation statistics: split has no words for {name}"
+            )
         mean = words.mean(axis=0)
         var = np.maximum(words.var(axis=0), 1e-6)
         stats[name] = (mean.astype(np.float32), var.astype(np.float32))

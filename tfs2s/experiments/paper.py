@@ -1,0 +1,301 @@
+"""Reproduce the poster's tables: every row, several seeds, mean +- std beside the poster.
+
+Layout of ``--out DIR``::
+
+    runs/<topology>/seed<k>/   one training run each (params.yaml, metrics.json, ...)
+    results.csv                one line per finished (topology, seed)
+    results.md                 the tables in the poster's layout, mean +- std and poster figures
+    f1_chart.png               F1 per topology with error bars, poster figures marked
+
+A rerun skips finished (topology, seed) runs (their ``metrics.json`` exists and their
+``params.yaml`` equals the config asked for), so a killed run loses at most the run in
+progress. ``shard=(i, n)`` runs rows i, i+n, i+2n, ... (1-based) so that several machines
+can share the work; the aggregation of a shard covers what is present in ``DIR``.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import yaml
+
+from tfs2s.config import RunConfig
+from tfs2s.experiments.poster import POSTER_COLUMNS, POSTER_RESULTS
+from tfs2s.topology import PAPER_TABLES, parse_topology, table_of
+from tfs2s.training.metrics import METRIC_KEYS
+
+TABLE_TITLES = {"unimodal": "Unimodal", "bimodal": "Bi-Modal", "trimodal": "Tri-Modal"}
+TABLE_PREFIX = {"unimodal": "UniModal", "bimodal": "BiModal", "trimodal": "TriModal"}
+
+
+def method_of(name: str) -> str:
+    table = table_of(name) or "other"
+    kind = "Baseline" if parse_topology(name).is_baseline else "Seq2Seq"
+    return f"{TABLE_PREFIX.get(table, 'Other')}-{kind}"
+
+
+def parse_shard(text: str | None) -> tuple[int, int]:
+    """``"i/n"`` (1-based) -> (i, n); None -> (1, 1)."""
+    if not text:
+        return 1, 1
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard {text!r}: expected i/n, e.g. 1/4") from None
+    if not (n >= 1 and 1 <= i <= n):
+        raise ValueError(f"--shard {text!r}: expected 1 <= i <= n")
+    return i, n
+
+
+@dataclasses.dataclass
+class PaperPlan:
+    rows: list[str]
+    skipped: dict[str, str]  # topology -> why
+
+
+def plan_rows(tables: Sequence[str], available: Sequence[str], shard: tuple[int, int]) -> PaperPlan:
+    """Rows to run on this shard, and rows skipped because the data lacks a modality."""
+    unknown = [t for t in tables if t not in PAPER_TABLES]
+    if unknown:
+        raise ValueError(f"unknown tables {unknown}; expected some of {list(PAPER_TABLES)}")
+    names = [n for t in tables for n in PAPER_TABLES[t]]
+    i, n = shard
+    mine = names[i - 1 :: n]
+    rows, skipped = [], {}
+    for name in mine:
+        missing = [m for m in parse_topology(name).training_modalities if m not in available]
+        if missing:
+            skipped[name] = f"data has no {', '.join(missing)}"
+        else:
+            rows.append(name)
+    return PaperPlan(rows, skipped)
+
+
+def run_dir(out: str, name: str, seed: int) -> str:
+    return os.path.join(out, "runs", name, f"seed{seed}")
+
+
+def _finished(path: str, cfg: RunConfig) -> dict[str, Any] | None:
+    metrics_path = os.path.join(path, "metrics.json")
+    params_path = os.path.join(path, "params.yaml")
+    if not (os.path.exists(metrics_path) and os.path.exists(params_path)):
+        return None
+    with open(params_path) as f:
+        saved = yaml.safe_load(f)
+    if saved != cfg.to_dict():
+        raise ValueError(
+            f"{path} holds a finished run with a different config than asked for now; "
+            "use another --out (or delete that run) so results of two configs are not mixed"
+        )
+    with open(metrics_path) as f:
+        return json.load(f)
+
+
+def run_paper(
+    base: RunConfig,
+    out: str,
+    *,
+    seeds: int = 5,
+    tables: Sequence[str] = ("unimodal", "bimodal", "trimodal"),
+    shard: tuple[int, int] = (1, 1),
+    verbose: int | str = 0,
+    log=print,
+) -> dict[str, Any]:
+    """Run every row of ``tables`` for ``seeds`` seeds (skipping finished runs) and aggregate.
+
+    Seeds are ``base.train.seed + k`` for k in range(seeds).
+    """
+    from tfs2s.data.sources import load_source
+    from tfs2s.training.run import run
+    from tfs2s.training.strategies import make_strategy
+
+    source = load_source(base.data)
+    plan = plan_rows(tables, source.modalities, shard)
+    for name, why in plan.skipped.items():
+        log(f"skip {name}: {why}")
+    strategy = make_strategy(base.train.strategy)
+    os.makedirs(out, exist_ok=True)
+    total = len(plan.rows) * seeds
+    done = 0
+    for name in plan.rows:
+        for k in range(seeds):
+            seed = base.train.seed + k
+            cfg = base.replace(**{"topology": name, "train.seed": seed})
+            path = run_dir(out, name, seed)
+            done += 1
+            if _finished(path, cfg) is not None:
+                log(f"[{done}/{total}] {name} seed {seed}: done before, skipped")
+                continue
+            log(f"[{done}/{total}] {name} seed {seed}: training")
+            run(cfg, path, verbose=verbose, source=source, strategy=strategy)
+    split = "test" if "test" in source.nonempty_splits() else "valid"
+    return aggregate(out, tables, split=split, skipped=plan.skipped, log=log)
+
+
+def _collect(out: str, tables: Sequence[str], split: str) -> list[dict[str, Any]]:
+    rows = []
+    for table in tables:
+        for name in PAPER_TABLES[table]:
+            base = os.path.join(out, "runs", name)
+            if not os.path.isdir(base):
+                continue
+            for entry in sorted(os.listdir(base)):
+                path = os.path.join(base, entry, "metrics.json")
+                if not (entry.startswith("seed") and os.path.exists(path)):
+                    continue
+                with open(path) as f:
+                    metrics = json.load(f)
+                if split not in metrics:
+                    continue
+                rows.append(
+                    {
+                        "table": table,
+                        "method": method_of(name),
+                        "topology": name,
+                        "feature": parse_topology(name).notation,
+                        "seed": int(entry[4:]),
+                        "split": split,
+                        **{k: metrics[split][k] for k in METRIC_KEYS},
+                    }
+                )
+    return rows
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    arr = np.asarray([v for v in values if v is not None and not math.isnan(v)], np.float64)
+    if arr.size == 0:
+        return float("nan"), float("nan")
+    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, dict[str, tuple[float, float]]]:
+    """topology -> metric -> (mean, std) over seeds."""
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    for name in dict.fromkeys(r["topology"] for r in rows):
+        mine = [r for r in rows if r["topology"] == name]
+        out[name] = {k: _mean_std([r[k] for r in mine]) for k in METRIC_KEYS}
+        out[name]["n_seeds"] = (len(mine), 0.0)
+    return out
+
+
+def format_tables(
+    summary: dict[str, dict[str, tuple[float, float]]],
+    tables: Sequence[str],
+    split: str,
+    skipped: dict[str, str] | None = None,
+) -> str:
+    """Markdown tables in the poster's layout with the poster's figures beside ours."""
+    lines = []
+    for table in tables:
+        lines.append(
+            f"### {TABLE_TITLES[table]}: ours on the {split} split, mean±std over seeds "
+            "(poster, test split)"
+        )
+        lines.append("")
+        lines.append(
+            "| Method | Feature | seeds | Prec2 | Rec2 | F1 (2) | Prec7 | Rec7 | F1 (7) | Acc2 | Acc7 | MAE |"
+        )
+        lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for name in PAPER_TABLES[table]:
+            feature = parse_topology(name).notation
+            poster = POSTER_RESULTS[name]
+            if name not in summary:
+                why = (skipped or {}).get(name, "not run")
+                lines.append(
+                    f"| {method_of(name)} | {feature} | 0 | "
+                    + " | ".join(f"— ({p:.2f})" for p in poster)
+                    + f" | {why} | | |"
+                )
+                continue
+            s = summary[name]
+            cells = [
+                f"{s[k][0]:.2f}±{s[k][1]:.2f} ({p:.2f})"
+                for k, p in zip(POSTER_COLUMNS, poster, strict=True)
+            ]
+            extra = [f"{s[k][0]:.2f}±{s[k][1]:.2f}" for k in ("acc2", "acc7", "mae")]
+            lines.append(
+                f"| {method_of(name)} | {feature} | {int(s['n_seeds'][0])} | "
+                + " | ".join(cells + extra)
+                + " |"
+            )
+        lines.append("")
+    if skipped:
+        lines.append("Skipped rows: " + "; ".join(f"{k} ({v})" for k, v in skipped.items()))
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_chart(summary, tables: Sequence[str], path: str, split: str) -> None:
+    """F1 per topology (binary and 7-class) with std error bars; poster figures as markers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [n for t in tables for n in PAPER_TABLES[t] if n in summary]
+    if not names:
+        return
+    fig, axes = plt.subplots(2, 1, figsize=(max(8, 0.55 * len(names) + 2), 8), sharex=True)
+    x = np.arange(len(names))
+    for ax, key, col, title in (
+        (axes[0], "f1_2", 2, "binary F1 (weighted)"),
+        (axes[1], "f1_7", 5, "7-class F1 (weighted)"),
+    ):
+        means = [summary[n][key][0] for n in names]
+        stds = [summary[n][key][1] for n in names]
+        ax.bar(x, means, yerr=stds, capsize=3, color="#4C72B0", label=f"tfs2s ({split})")
+        ax.scatter(
+            x,
+            [POSTER_RESULTS[n][col] for n in names],
+            marker="x",
+            color="#C44E52",
+            zorder=3,
+            label="poster (test)",
+        )
+        ax.set_ylabel(title)
+        ax.set_ylim(0, 1)
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(loc="upper right", fontsize=8)
+    axes[1].set_xticks(x)
+    axes[1].set_xticklabels(names, rotation=60, ha="right", fontsize=8)
+    fig.suptitle("Seq2Seq2Sentiment: F1 per topology")
+    fig.tight_layout()
+    tmp = path + ".tmp.png"
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def aggregate(
+    out: str,
+    tables: Sequence[str],
+    *,
+    split: str,
+    skipped: dict[str, str] | None = None,
+    log=print,
+) -> dict[str, Any]:
+    """Write results.csv / results.md / f1_chart.png from the finished runs in ``out``."""
+    rows = _collect(out, tables, split)
+    fields = ["table", "method", "topology", "feature", "seed", "split", *METRIC_KEYS]
+    tmp = os.path.join(out, "results.csv.tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, os.path.join(out, "results.csv"))
+    summary = summarise(rows)
+    md = format_tables(summary, tables, split, skipped)
+    tmp = os.path.join(out, "results.md.tmp")
+    with open(tmp, "w") as f:
+        f.write(md)
+    os.replace(tmp, os.path.join(out, "results.md"))
+    write_chart(summary, tables, os.path.join(out, "f1_chart.png"), split)
+    log(md)
+    return {"rows": rows, "summary": summary, "split": split, "skipped": skipped or {}}

@@ -1,0 +1,155 @@
+"""One training run: data -> strategy -> model(s) -> metrics and artefacts.
+
+Writes into the run directory: ``params.yaml`` (the resolved config),
+``model.keras`` (+ ``translator.keras`` for seq2seq), ``metrics.json``
+(``{"valid": {...}, "test": {...}}``, absent splits omitted and listed under
+``"omitted"``), ``history.csv`` and TensorBoard logs under ``logs/``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import tempfile
+from typing import Any
+
+import numpy as np
+
+from tfs2s.config import RunConfig, dump_yaml
+from tfs2s.topology import parse_topology
+from tfs2s.training.metrics import METRIC_KEYS, sentiment_metrics
+
+EVAL_SPLITS = ("valid", "test")
+
+
+def set_determinism(seed: int) -> None:
+    """Seed Python/NumPy/TF and turn on TF op determinism (same seed -> same metrics on CPU)."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def predict_split(model, source, split: str, names, batch_size: int) -> np.ndarray:
+    """Compiled (graph-mode) predictions of ``model`` on a split, in data order: float (n,)."""
+    ds = source.dataset(split, names, batch_size, shuffle=False)
+    out = model.predict(ds, verbose=0)
+    pred = out["sentiment"] if isinstance(out, dict) else out
+    return np.asarray(pred, np.float64).reshape(-1)
+
+
+def evaluate(model, source, names, batch_size: int) -> dict[str, Any]:
+    """Metrics per non-empty evaluation split, plus which splits were omitted."""
+    result: dict[str, Any] = {}
+    omitted = []
+    available = set(source.nonempty_splits())
+    for split in EVAL_SPLITS:
+        if split not in available:
+            omitted.append(split)
+            continue
+        pred = predict_split(model, source, split, names, batch_size)
+        result[split] = sentiment_metrics(source.labels(split), pred)
+    if omitted:
+        result["omitted"] = {s: "split is empty in this data" for s in omitted}
+    return result
+
+
+def _atomic_write_text(path: str, text: str) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def write_history(rows: list[dict[str, Any]], path: str) -> None:
+    keys: list[str] = []
+    for row in rows:
+        keys += [k for k in row if k not in keys]
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+def run(
+    cfg: RunConfig,
+    out_dir: str,
+    *,
+    verbose: int | str = "auto",
+    source=None,
+    strategy=None,
+) -> dict[str, Any]:
+    """Train ``cfg.topology`` and write its artefacts into ``out_dir``.
+
+    Args:
+        cfg: the resolved run config.
+        out_dir: run directory (created; existing files are replaced atomically).
+        verbose: Keras verbosity for fit.
+        source: an already-loaded DataSource (the experiment runner reuses one across runs).
+        strategy: an already-built strategy; default from ``cfg.train.strategy``.
+
+    Returns:
+        The metrics dict written to ``metrics.json``.
+    """
+    from tfs2s.data.sources import load_source
+    from tfs2s.training.fit import train_model
+    from tfs2s.training.strategies import is_chief, make_strategy
+
+    topology = parse_topology(cfg.topology)
+    set_determinism(cfg.train.seed)
+    if source is None:
+        source = load_source(cfg.data)
+    source.require(topology.training_modalities, f"topology {topology.name} ({topology.notation})")
+    if strategy is None:
+        strategy = make_strategy(cfg.train.strategy)
+    chief = is_chief(strategy)
+    # Non-chief workers write into a throw-away directory (Keras multi-worker pattern):
+    # every worker must run the same saving code, but only the chief's copy is kept.
+    write_dir = out_dir if chief else tempfile.mkdtemp(prefix="tfs2s-worker-")
+    os.makedirs(write_dir, exist_ok=True)
+    dump_yaml(cfg, os.path.join(write_dir, "params.yaml"))
+
+    trained = train_model(
+        topology,
+        cfg.model,
+        cfg.train,
+        source,
+        strategy=strategy,
+        verbose=verbose,
+        log_dir=os.path.join(write_dir, "logs"),
+    )
+    trained.save(write_dir)
+    write_history(trained.history, os.path.join(write_dir, "history.csv"))
+    metrics = evaluate(
+        trained.sentiment_model, source, topology.inference_modalities, cfg.train.batch_size
+    )
+    _atomic_write_text(
+        os.path.join(write_dir, "metrics.json"), json.dumps(metrics, indent=2, allow_nan=True)
+    )
+    if not chief:
+        shutil.rmtree(write_dir, ignore_errors=True)
+    return metrics
+
+
+def format_results(metrics: dict[str, Any]) -> str:
+    """A short table: one row per evaluated split, the paper's metrics as columns."""
+    splits = [s for s in EVAL_SPLITS if s in metrics]
+    header = f"{'split':6s} " + " ".join(f"{k:>12s}" for k in METRIC_KEYS)
+    rows = [header]
+    for s in splits:
+        rows.append(f"{s:6s} " + " ".join(f"{metrics[s][k]:12.4f}" for k in METRIC_KEYS))
+    for s, why in metrics.get("omitted", {}).items():
+        rows.append(f"{s:6s} omitted: {why}")
+    return "\n".join(rows)
+
+
+def print_results(metrics: dict[str, Any], cfg: RunConfig, out_dir: str) -> None:
+    topology = parse_topology(cfg.topology)
+    print(f"\n{topology.name}  {topology.notation}  (seed {cfg.train.seed}, {cfg.train.mode})")
+    print(format_results(metrics))
+    print(f"artefacts in {out_dir}")
