@@ -1,0 +1,95 @@
+import dataclasses
+
+import pytest
+import yaml
+
+from tfs2s.config import (
+    RunConfig,
+    apply_overrides,
+    dump_yaml,
+    from_dict,
+    load_yaml,
+    parse_data_map,
+    parse_set,
+    valid_keys,
+)
+
+
+def test_defaults_are_the_paper_defaults():
+    cfg = RunConfig()
+    assert cfg.model.hidden == 32 and cfg.model.depth == 1 and cfg.model.bidirectional
+    assert cfg.data.max_seq_len == 20 and cfg.data.path is None
+    assert cfg.train.mode == "two_phase" and not cfg.train.finetune_encoder
+
+
+def test_yaml_round_trip(tmp_path):
+    cfg = RunConfig().replace(
+        **{"topology": "T_concat_AV", "train.seed": 7, "data.data_map": {"text": "a", "labels": "l"}}
+    )
+    dump_yaml(cfg, tmp_path / "params.yaml")
+    assert load_yaml(tmp_path / "params.yaml") == cfg
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_resolution_order_yaml_then_set(tmp_path):
+    (tmp_path / "c.yaml").write_text("train:\n  epochs: 3\n  seed: 5\nmodel:\n  hidden: 8\n")
+    cfg = load_yaml(tmp_path / "c.yaml")
+    cfg = apply_overrides(cfg, parse_set(["train.epochs=9", "model.bidirectional=false"]))
+    assert (cfg.train.epochs, cfg.train.seed, cfg.model.hidden) == (9, 5, 8)
+    assert cfg.model.bidirectional is False
+
+
+def test_set_values_are_typed():
+    cfg = apply_overrides(RunConfig(), parse_set(["train.learning_rate=1e-3", "data.max_seq_len=30"]))
+    assert cfg.train.learning_rate == pytest.approx(1e-3)
+    assert cfg.data.max_seq_len == 30 and isinstance(cfg.data.max_seq_len, int)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"train.foo": 1}, "unknown config key 'train.foo'; valid keys: topology, data.path"),
+        ({"nosection.x": 1}, "unknown config key"),
+        ({"train.mode": "both"}, "train.mode: expected one of ['two_phase', 'joint'], found 'both'"),
+        ({"model.hidden": 0}, "model.hidden: expected a value > 0, found 0"),
+        ({"model.hidden": 2.5}, "model.hidden: expected an integer, found 2.5"),
+        ({"train.finetune_encoder": "maybe"}, "expected true/false, found 'maybe'"),
+        ({"model.dropout": 1.0}, "model.dropout: expected a value in [0, 1)"),
+        ({"topology": "T_T"}, "malformed topology"),
+    ],
+)
+def test_bad_keys_and_values_are_named(overrides, message):
+    with pytest.raises(ValueError) as e:
+        apply_overrides(RunConfig(), overrides)
+    assert message in str(e.value)
+
+
+def test_every_key_listed_is_settable():
+    cfg = RunConfig()
+    for key in valid_keys():
+        section, _, field = key.partition(".")
+        value = getattr(cfg, section) if not field else getattr(getattr(cfg, section), field)
+        assert apply_overrides(cfg, {key: value}) == cfg
+
+
+def test_bad_yaml_file_names_the_file(tmp_path):
+    p = tmp_path / "bad.yaml"
+    p.write_text("train: [1, 2\n")
+    with pytest.raises(ValueError, match=str(p)):
+        load_yaml(p)
+    p.write_text("train:\n  epochz: 3\n")
+    with pytest.raises(ValueError, match="epochz"):
+        load_yaml(p)
+    with pytest.raises(FileNotFoundError):
+        load_yaml(tmp_path / "missing.yaml")
+
+
+def test_data_map_parsing():
+    assert parse_data_map("text=A, audio=B.csd") == {"text": "A", "audio": "B.csd"}
+    with pytest.raises(ValueError, match="MODALITY=FILE"):
+        parse_data_map("text")
+
+
+def test_from_dict_accepts_params_yaml_layout():
+    d = yaml.safe_load(yaml.safe_dump(dataclasses.asdict(RunConfig())))
+    assert from_dict(d) == RunConfig()
