@@ -29,6 +29,8 @@ class Split:
         labels: float32 (segments,), sentiment in [-3, 3].
         segment_ids: str (segments,), e.g. ``"2iD-tVS8NPw_3"``.
         video_ids: str (segments,).
+        raw_lengths: int32 (segments,), words before truncation to max_seq_len, when the
+            reader knows them (``None`` otherwise).
     """
 
     features: dict[str, np.ndarray]
@@ -36,6 +38,7 @@ class Split:
     labels: np.ndarray
     segment_ids: np.ndarray
     video_ids: np.ndarray
+    raw_lengths: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -57,6 +60,7 @@ class Split:
             labels=self.labels[index],
             segment_ids=self.segment_ids[index],
             video_ids=self.video_ids[index],
+            raw_lengths=None if self.raw_lengths is None else self.raw_lengths[index],
         )
 
     @classmethod

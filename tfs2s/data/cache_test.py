@@ -1,0 +1,283 @@
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tfs2s import modalities as M
+from tfs2s.data import cache
+from tfs2s.data.cache import CachedSource, is_cache, prepare, read_meta
+from tfs2s.data.pipeline import DataSource, InMemorySource
+from tfs2s.data.synthetic import make_synthetic
+
+DIMS = {"text": 6, "audio": 4, "video": 3}
+NAMES = list(DIMS)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    # 40 segments -> train 23 / valid 4 / test 13.
+    return make_synthetic(seed=0, segments=40, max_seq_len=5, dims=DIMS)
+
+
+@pytest.fixture(scope="module")
+def cached(tiny, tmp_path_factory):
+    path = tmp_path_factory.mktemp("c") / "cache"
+    prepare(tiny, path, shard_size=5)
+    return path
+
+
+def _collect(ds):
+    xs, ys = [], []
+    for x, y in ds:
+        xs.append({k: v.numpy() for k, v in x.items()})
+        ys.append(y.numpy())
+    return {k: np.concatenate([x[k] for x in xs]) for k in xs[0]}, np.concatenate(ys)
+
+
+def _rows(x, y):
+    """One bytes key per example, to compare epochs as multisets."""
+    flat = np.concatenate([x[k].reshape(len(y), -1) for k in sorted(x)] + [y[:, None]], axis=1)
+    return sorted(r.tobytes() for r in flat)
+
+
+def test_layout_and_meta(cached, tiny):
+    assert is_cache(cached)
+    files = sorted(p.name for p in cached.iterdir())
+    assert "train-00000-of-00005.tfrecord" in files and "test-00002-of-00003.tfrecord" in files
+    assert "valid-00000-of-00001.tfrecord" in files and "meta.json" in files
+    meta = json.loads((cached / "meta.json").read_text())
+    assert meta["format"] == cache.FORMAT and meta["version"] == cache.VERSION
+    assert meta["dims"] == DIMS and meta["max_seq_len"] == 5 and meta["source"] == tiny.source
+    assert meta["counts"] == {
+        "train": 23,
+        "valid": 4,
+        "test": 13,
+    }
+    assert meta["report"]["notes"] == tiny.report.notes
+    assert not list(cached.parent.glob(".cache.*"))  # no temp dir left behind
+
+
+def test_unshuffled_stream_equals_in_memory_data_in_order(cached, tiny):
+    src = CachedSource(cached)
+    assert isinstance(src, DataSource)
+    for split in ("train", "valid", "test"):
+        x, y = _collect(src.dataset(split, NAMES, 4))
+        ref = tiny.splits[split]
+        np.testing.assert_array_equal(y, ref.labels)
+        np.testing.assert_array_equal(x[M.MASK], ref.mask())
+        for name in NAMES:
+            np.testing.assert_array_equal(x[name], ref.features[name])
+        np.testing.assert_array_equal(src.labels(split), ref.labels)
+        assert src.num_examples(split) == len(ref)
+
+
+def test_shuffled_stream_has_same_examples_new_order_each_epoch(cached, tiny):
+    src = CachedSource(cached, shuffle_buffer=8)
+    ds = src.dataset("train", ["text", "audio"], 4, shuffle=True, seed=3)
+    x1, y1 = _collect(ds)
+    x2, y2 = _collect(ds)
+    ref = InMemorySource(tiny)
+    xr, yr = _collect(ref.dataset("train", ["text", "audio"], 4))
+    assert set(x1) == {"text", "audio", M.MASK}
+    assert _rows(x1, y1) == _rows(xr, yr) == _rows(x2, y2)
+    assert not np.array_equal(y1, y2)
+    assert not np.array_equal(y1, yr)
+    # Same seed, fresh pipeline: the same sequence of epochs.
+    again = src.dataset("train", ["text", "audio"], 4, shuffle=True, seed=3)
+    np.testing.assert_array_equal(_collect(again)[1], y1)
+    np.testing.assert_array_equal(_collect(again)[1], y2)
+
+
+def test_batching_options(cached):
+    src = CachedSource(cached)
+    batches = list(src.dataset("train", ["video"], 10, drop_remainder=True))
+    assert len(batches) == 2 and batches[0][0]["video"].shape == (10, 5, 3)
+    x, y = next(iter(src.dataset("test", ["video"], 13, repeat=True).skip(3)))
+    assert y.shape == (13,) and x[M.MASK].shape == (13, 5)
+
+
+def test_norm_stats_equal_in_memory(cached, tiny):
+    stats, ref = CachedSource(cached).norm_stats(), InMemorySource(tiny).norm_stats()
+    assert set(stats) == set(ref)
+    for name in ref:
+        np.testing.assert_array_equal(stats[name][0], ref[name][0])
+        np.testing.assert_array_equal(stats[name][1], ref[name][1])
+        assert stats[name][0].dtype == np.float32
+
+
+def test_refuses_to_overwrite_unless_asked(cached, tiny, tmp_path):
+    before = (cached / "meta.json").read_text()
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        prepare(tiny, cached)
+    assert (cached / "meta.json").read_text() == before
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "thesis.txt").write_text("precious")
+    with pytest.raises(FileExistsError, match="not a tfs2s cache"):
+        prepare(tiny, other, overwrite=True)
+    assert (other / "thesis.txt").read_text() == "precious"
+
+
+def test_overwrite_replaces_a_cache_and_empty_dir_is_fine(tiny, tmp_path):
+    target = tmp_path / "empty"
+    target.mkdir()
+    prepare(tiny, target, shard_size=100)
+    prepare(tiny, target, shard_size=10, overwrite=True)
+    assert CachedSource(target).meta["shard_size"] == 10
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]
+
+
+def test_failure_mid_write_leaves_nothing(tiny, tmp_path, monkeypatch):
+    calls = []
+
+    def failing_example(*args):
+        calls.append(1)
+        if len(calls) > 7:
+            raise OSError("disk full")
+        return original(*args)
+
+    original = cache._example
+    monkeypatch.setattr(cache, "_example", failing_example)
+    with pytest.raises(OSError, match="disk full"):
+        prepare(tiny, tmp_path / "out", shard_size=3)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failure_while_overwriting_keeps_the_old_cache(cached, tiny, monkeypatch):
+    before = sorted(p.name for p in cached.iterdir())
+
+    def failing_example(*args):
+        raise OSError("boom")
+
+    monkeypatch.setattr(cache, "_example", failing_example)
+    with pytest.raises(OSError, match="boom"):
+        prepare(tiny, cached, overwrite=True)
+    assert sorted(p.name for p in cached.iterdir()) == before
+    assert sorted(p.name for p in cached.parent.iterdir()) == ["cache"]
+
+
+def _copy(src, dst):
+    dst.mkdir()
+    for p in src.iterdir():
+        (dst / p.name).write_bytes(p.read_bytes())
+    return dst
+
+
+def test_bad_meta_errors_name_the_file(cached, tmp_path):
+    with pytest.raises(FileNotFoundError, match="meta.json not found"):
+        CachedSource(tmp_path)
+    assert not is_cache(tmp_path)
+
+    bad = _copy(cached, tmp_path / "bad")
+    meta_file = bad / "meta.json"
+    meta = json.loads(meta_file.read_text())
+
+    meta_file.write_text("{not json")
+    with pytest.raises(ValueError, match=f"{meta_file}: not valid JSON"):
+        read_meta(bad)
+    assert not is_cache(bad)
+
+    meta_file.write_text(json.dumps({**meta, "version": 99}))
+    with pytest.raises(ValueError, match="version 99.*reads version 1"):
+        CachedSource(bad)
+
+    meta_file.write_text(json.dumps({**meta, "format": "other"}))
+    with pytest.raises(ValueError, match="expected format"):
+        CachedSource(bad)
+
+    meta_file.write_text(json.dumps({k: v for k, v in meta.items() if k != "norm_stats"}))
+    with pytest.raises(ValueError, match=r"meta.json: missing keys \['norm_stats'\]"):
+        CachedSource(bad)
+
+    meta_file.write_text(json.dumps({**meta, "counts": {"train": 23, "valid": 4}}))
+    with pytest.raises(ValueError, match="counts must map each of"):
+        CachedSource(bad)
+
+    meta_file.write_text(json.dumps(meta))
+    (bad / "valid-00000-of-00001.tfrecord").unlink()
+    with pytest.raises(FileNotFoundError, match="valid-00000-of-00001.tfrecord, which is missing"):
+        CachedSource(bad)
+
+
+def test_gzip_cache_round_trip_and_usual_permissions(tiny, tmp_path):
+    umask = os.umask(0)  # read the umask (only settable), then put it back
+    os.umask(umask)
+    meta = prepare(tiny, tmp_path / "gz", compression="GZIP")
+    assert meta["compression"] == "GZIP"
+    assert (tmp_path / "gz").stat().st_mode & 0o777 == 0o777 & ~umask
+    x, y = _collect(CachedSource(tmp_path / "gz").dataset("valid", ["audio"], 3))
+    np.testing.assert_array_equal(x["audio"], tiny.splits["valid"].features["audio"])
+    np.testing.assert_array_equal(y, tiny.splits["valid"].labels)
+    with pytest.raises(ValueError, match="compression must be one of"):
+        prepare(tiny, tmp_path / "zz", compression="ZLIB")
+
+
+def test_missing_modality_and_empty_split(tmp_path):
+    data = make_synthetic(segments=12, max_seq_len=4, dims={"text": 3})
+    data.splits["valid"] = data.splits["valid"].take(np.arange(0))
+    prepare(data, tmp_path / "c")
+    src = CachedSource(tmp_path / "c")
+    assert src.modalities == ("text",) and src.nonempty_splits() == ["train", "test"]
+    assert src.num_examples("valid") == 0
+    with pytest.raises(ValueError, match="missing: \\['audio'\\]"):
+        src.dataset("train", ["audio"], 2)
+    with pytest.raises(ValueError, match="'valid' .* is empty"):
+        src.dataset("valid", ["text"], 2)
+
+
+def test_streams_many_shards_with_a_bounded_shuffle_buffer(tmp_path):
+    """Small-scale stand-in for benchmarks/bench_cache.py: every example once per epoch."""
+    data = make_synthetic(seed=2, segments=600, max_seq_len=8, dims=DIMS)
+    prepare(data, tmp_path / "c", shard_size=32)
+    src = CachedSource(tmp_path / "c", shuffle_buffer=16, cycle_length=3)
+    assert len(src.meta["splits"]["train"]["shards"]) == 11
+    ds = src.dataset("train", NAMES, 32, shuffle=True, seed=0)
+    # The pipeline holds at most `shuffle_buffer` records: no op captures split-sized data.
+    graph = ds._as_serialized_graph().numpy()
+    assert len(graph) < 100_000
+    x, y = _collect(ds)
+    ref = data.splits["train"]
+    assert y.shape == (len(ref),)
+    assert _rows(x, y) == _rows(
+        {**{n: ref.features[n] for n in NAMES}, M.MASK: ref.mask()}, ref.labels
+    )
+
+
+def _epoch_orders(sources):
+    lines = []
+    for src in sources:
+        ds = src.dataset("train", ["text"], 4, shuffle=True, seed=11)
+        for _ in range(2):
+            lines.append(str([round(float(v), 1) for _, y in ds for v in y.numpy()]))
+    return lines
+
+
+def test_shuffle_order_is_reproducible_across_processes_under_op_determinism(cached):
+    """A fresh process with op determinism on sees the same epoch orders as this one."""
+    script = textwrap.dedent(
+        f"""
+        import tensorflow as tf
+        tf.config.experimental.enable_op_determinism()
+        from tfs2s.data.cache import CachedSource
+        from tfs2s.data.cache_test import _epoch_orders
+        from tfs2s.data.pipeline import InMemorySource
+        from tfs2s.data.synthetic import make_synthetic
+        mem = InMemorySource(make_synthetic(segments=40, max_seq_len=5, dims={{"text": 6}}))
+        print("\\n".join(_epoch_orders([CachedSource({str(cached)!r}), mem])))
+        """
+    )
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": f"{repo}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    mem = InMemorySource(make_synthetic(segments=40, max_seq_len=5, dims={"text": 6}))
+    here = _epoch_orders([CachedSource(cached), mem])
+    assert run.stdout.splitlines() == here
+    assert here[0] != here[1] and here[2] != here[3]
