@@ -50,7 +50,20 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, help="random seed (train.seed)")
     g.add_argument("--epochs", type=int, help="maximum epochs of every phase")
     g.add_argument("--batch-size", type=int, help="global batch size (train.batch_size)")
-    g.add_argument("--strategy", choices=STRATEGIES, help="distribution strategy (train.strategy)")
+    g.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        help="distribution strategy (train.strategy): auto (all GPUs if several), one, "
+        "mirrored (all GPUs, or all logical CPUs), multiworker (TF_CONFIG cluster); "
+        "see docs/distributed.md",
+    )
+    g.add_argument(
+        "--cpu-devices",
+        type=int,
+        metavar="N",
+        help="split the CPU into N logical devices before TensorFlow starts, so that "
+        "--strategy mirrored runs N replicas without a GPU (env TFS2S_CPU_DEVICES)",
+    )
 
 
 def config_from_args(args: argparse.Namespace, topology: str | None = None) -> RunConfig:
@@ -135,6 +148,9 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     add_config_args(p)
     p.add_argument("--out", metavar="DIR", help="run directory (default runs/<topology>-s<seed>)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    from tfs2s.tuning.cli import add_search_args
+
+    add_search_args(p, with_tune_flag=True)
 
 
 def list_topologies() -> str:
@@ -190,14 +206,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def configure_devices(args: argparse.Namespace) -> None:
+    """Split the CPU into logical devices (``--cpu-devices``/``TFS2S_CPU_DEVICES``) before
+    any command initialises TensorFlow's devices."""
+    count = getattr(args, "cpu_devices", None)
+    if count is not None or os.environ.get("TFS2S_CPU_DEVICES", "").strip():
+        from tfs2s.training.strategies import configure_cpu_devices
+
+        configure_cpu_devices(count)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        configure_devices(args)
         return int(args.func(args) or 0)
     except (ValueError, FileNotFoundError) as e:
         print(f"tfs2s: error: {e}", file=sys.stderr)
         return 2
+    except RuntimeError as e:
+        # A multi-worker peer failed: one clear line instead of a TensorFlow traceback.
+        strategies = sys.modules.get("tfs2s.training.strategies")
+        if strategies is None or not isinstance(e, strategies.WorkerFailure):
+            raise
+        print(f"tfs2s: error: {e}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -149,6 +149,21 @@ def split_dataset(
     def gather(index: tf.Tensor):
         return {k: tf.gather(v, index) for k, v in columns.items()}, tf.gather(labels, index)
 
+    if shuffle and repeat:
+        # Each epoch's order is a pure function of (seed, epoch): Keras may open, prefetch
+        # from and drop extra iterators under multi-replica strategies, which would advance
+        # a stateful shuffle seed and make 1- and 2-replica runs see different orders.
+        def epoch_order(epoch: tf.Tensor) -> tf.data.Dataset:
+            keys = tf.random.stateless_uniform(
+                [n], seed=tf.stack([tf.constant(seed, tf.int64), epoch])
+            )
+            return tf.data.Dataset.from_tensor_slices(tf.argsort(keys)).batch(
+                batch_size, drop_remainder=drop_remainder
+            )
+
+        ds = tf.data.Dataset.counter().flat_map(epoch_order)
+        ds = ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
+        return ds.prefetch(tf.data.AUTOTUNE)
     ds = tf.data.Dataset.range(n)
     if shuffle:
         ds = ds.shuffle(max(n, 1), seed=seed, reshuffle_each_iteration=True)

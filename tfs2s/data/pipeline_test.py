@@ -149,3 +149,32 @@ def test_keras_fit_distributes_the_dataset_over_two_replicas():
     assert out.returncode == 0, out.stderr[-3000:]
     assert "replica batches [3, 3]" in out.stdout
     assert "loss" in out.stdout
+
+
+def test_repeated_shuffle_order_depends_only_on_seed_and_epoch():
+    from tfs2s.data.dataset import Split
+
+    n = 10
+    split = Split(
+        features={"text": np.arange(n * 2 * 1, dtype=np.float32).reshape(n, 2, 1)},
+        lengths=np.full((n,), 2, np.int32),
+        labels=np.arange(n, dtype=np.float32),
+        segment_ids=np.array([f"v_{i}" for i in range(n)]),
+        video_ids=np.array(["v"] * n),
+    )
+
+    def epochs(ds, k):
+        it = iter(ds)
+        return [np.concatenate([next(it)[1].numpy() for _ in range(2)]) for _ in range(k)]
+
+    ds = split_dataset(split, ["text"], 5, shuffle=True, seed=3, repeat=True)
+    first = epochs(ds, 3)
+    # an abandoned iterator (as Keras makes under multi-replica strategies) changes nothing
+    next(iter(ds))
+    again = epochs(ds, 3)
+    for a, b in zip(first, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert sorted(first[0].tolist()) == list(range(n))
+    assert not np.array_equal(first[0], first[1])
+    other = epochs(split_dataset(split, ["text"], 5, shuffle=True, seed=4, repeat=True), 1)
+    assert not np.array_equal(first[0], other[0])

@@ -114,7 +114,7 @@ def run_paper(
     """
     from tfs2s.data.sources import load_source
     from tfs2s.training.run import run
-    from tfs2s.training.strategies import make_strategy
+    from tfs2s.training.strategies import is_chief, make_strategy
 
     source = load_source(base.data)
     plan = plan_rows(tables, source.modalities, shard)
@@ -136,6 +136,9 @@ def run_paper(
             log(f"[{done}/{total}] {name} seed {seed}: training")
             run(cfg, path, verbose=verbose, source=source, strategy=strategy)
     split = "test" if "test" in source.nonempty_splits() else "valid"
+    if not is_chief(strategy):
+        # Multi-worker: like each run's artefacts, the tables are written by the chief only.
+        return {"rows": [], "summary": {}, "split": split, "skipped": plan.skipped}
     return aggregate(out, tables, split=split, skipped=plan.skipped, log=log)
 
 

@@ -4,15 +4,20 @@ Writes into the run directory: ``params.yaml`` (the resolved config),
 ``model.keras`` (+ ``translator.keras`` for seq2seq), ``metrics.json``
 (``{"valid": {...}, "test": {...}}``, absent splits omitted and listed under
 ``"omitted"``), ``history.csv`` and TensorBoard logs under ``logs/``.
+
+While a run is in progress, ``backup/`` holds one Keras backup per training phase, so a
+killed run (single- or multi-worker) rerun with the same command resumes from its last
+epoch; it is deleted when the run completes. Under a multi-worker strategy only the chief
+writes into the run directory.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import shutil
-import tempfile
 from typing import Any
 
 import numpy as np
@@ -22,6 +27,8 @@ from tfs2s.topology import parse_topology
 from tfs2s.training.metrics import METRIC_KEYS, sentiment_metrics
 
 EVAL_SPLITS = ("valid", "test")
+#: Per-phase training backups inside the run directory while a run is in progress.
+BACKUP_DIR = "backup"
 
 
 def set_determinism(seed: int) -> None:
@@ -97,8 +104,17 @@ def run(
         The metrics dict written to ``metrics.json``.
     """
     from tfs2s.data.sources import load_source
+    from tfs2s.training.backup import PhaseBackup
     from tfs2s.training.fit import train_model
-    from tfs2s.training.strategies import is_chief, make_strategy
+    from tfs2s.training.strategies import (
+        PEER_ERRORS,
+        WorkerFailure,
+        is_chief,
+        is_multi_worker,
+        make_strategy,
+        worker_failure_message,
+        write_dir_for,
+    )
 
     topology = parse_topology(cfg.topology)
     set_determinism(cfg.train.seed)
@@ -110,30 +126,50 @@ def run(
     chief = is_chief(strategy)
     # Non-chief workers write into a throw-away directory (Keras multi-worker pattern):
     # every worker must run the same saving code, but only the chief's copy is kept.
-    write_dir = out_dir if chief else tempfile.mkdtemp(prefix="tfs2s-worker-")
-    os.makedirs(write_dir, exist_ok=True)
+    write_dir = write_dir_for(out_dir, strategy)
     dump_yaml(cfg, os.path.join(write_dir, "params.yaml"))
-
-    trained = train_model(
-        topology,
-        cfg.model,
-        cfg.train,
-        source,
-        strategy=strategy,
-        verbose=verbose,
-        log_dir=os.path.join(write_dir, "logs"),
+    # Every worker resumes from the chief's backup, so all start at the same epoch.
+    backup = PhaseBackup(
+        os.path.join(out_dir, BACKUP_DIR),
+        os.path.join(write_dir, BACKUP_DIR),
+        fingerprint=config_fingerprint(cfg),
+        log=print if chief else (lambda line: None),
     )
-    trained.save(write_dir)
-    write_history(trained.history, os.path.join(write_dir, "history.csv"))
-    metrics = evaluate(
-        trained.sentiment_model, source, topology.inference_modalities, cfg.train.batch_size
-    )
+    try:
+        trained = train_model(
+            topology,
+            cfg.model,
+            cfg.train,
+            source,
+            strategy=strategy,
+            callbacks=[backup],
+            verbose=verbose,
+            log_dir=os.path.join(write_dir, "logs"),
+        )
+        trained.save(write_dir)
+        write_history(trained.history, os.path.join(write_dir, "history.csv"))
+        metrics = evaluate(
+            trained.sentiment_model, source, topology.inference_modalities, cfg.train.batch_size
+        )
+    except PEER_ERRORS as e:
+        if not is_multi_worker(strategy):
+            raise
+        raise WorkerFailure(worker_failure_message(strategy, e)) from e
     _atomic_write_text(
         os.path.join(write_dir, "metrics.json"), json.dumps(metrics, indent=2, allow_nan=True)
     )
+    # The run is complete: its backups are not needed for a resume any more.
+    shutil.rmtree(os.path.join(write_dir, BACKUP_DIR), ignore_errors=True)
     if not chief:
         shutil.rmtree(write_dir, ignore_errors=True)
     return metrics
+
+
+def config_fingerprint(cfg: RunConfig) -> str:
+    """Identifies what a backup was trained with (the strategy may change on resume)."""
+    d = cfg.to_dict()
+    d["train"] = {k: v for k, v in d["train"].items() if k != "strategy"}
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def format_results(metrics: dict[str, Any]) -> str:

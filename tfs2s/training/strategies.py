@@ -1,40 +1,342 @@
-"""``tf.distribute`` strategies by name."""
+"""``tf.distribute`` strategies by name, and what multi-worker training needs around them.
+
+Strategies (``train.strategy`` / ``--strategy``):
+
+- ``auto``: :class:`tf.distribute.MirroredStrategy` over all GPUs when there are several,
+  else the default strategy.
+- ``one``: the default strategy (one device).
+- ``mirrored``: ``MirroredStrategy`` over all GPUs, or over all logical CPU devices when
+  there is no GPU (see :func:`configure_cpu_devices`).
+- ``multiworker``: :class:`tf.distribute.MultiWorkerMirroredStrategy` configured by the
+  ``TF_CONFIG`` environment variable (validated by :func:`read_tf_config`).
+
+``train.batch_size`` is always the *global* batch: Keras splits every batch across the
+replicas and scales each replica's loss by ``1 / num_replicas_in_sync`` before the
+gradients are summed, so the loss and the update do not depend on the replica count.
+
+Environment variables read here:
+
+- ``TFS2S_CPU_DEVICES=N``: split the CPU into N logical devices at start-up so that the
+  multi-device code paths (``--strategy mirrored``) run on a CPU-only machine.
+- ``TFS2S_COLLECTIVE_TIMEOUT=SECONDS``: multi-worker collectives (gradient all-reduce)
+  raise ``DeadlineExceededError`` after this long instead of waiting for a peer forever
+  (default: no timeout; a peer that *dies* is detected anyway by TensorFlow's
+  coordination-service heartbeats, in about 10 s).
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from typing import Any
+
 import tensorflow as tf
+
+CPU_DEVICES_ENV = "TFS2S_CPU_DEVICES"
+COLLECTIVE_TIMEOUT_ENV = "TFS2S_COLLECTIVE_TIMEOUT"
+STRATEGY_NAMES: tuple[str, ...] = ("auto", "one", "mirrored", "multiworker")
+_CLUSTER_JOBS = ("chief", "worker")
+
+
+class WorkerFailure(RuntimeError):
+    """A peer of a multi-worker run failed or became unreachable."""
+
+
+# --------------------------------------------------------------------------- devices
+
+
+def configure_cpu_devices(count: int | str | None = None) -> int | None:
+    """Split the physical CPU into ``count`` logical devices.
+
+    Must run before TensorFlow initialises its devices (before the first op, strategy or
+    ``list_logical_devices`` call); ``tfs2s`` calls it at start-up when the
+    ``TFS2S_CPU_DEVICES`` environment variable or ``--cpu-devices`` is set.
+
+    Args:
+        count: logical CPU devices wanted; ``None`` reads ``TFS2S_CPU_DEVICES``
+            (unset or empty: leave the devices alone).
+
+    Returns:
+        The number of logical CPU devices configured, or None when there was nothing to
+        do. TensorFlow's runtime is not initialised by this call (a multi-worker strategy
+        created afterwards still configures its collectives).
+
+    Raises:
+        ValueError: ``count`` is not a positive integer.
+        RuntimeError: TensorFlow already initialised a different number of CPU devices.
+    """
+    source = "--cpu-devices"
+    if count is None:
+        count = os.environ.get(CPU_DEVICES_ENV, "").strip() or None
+        source = CPU_DEVICES_ENV
+        if count is None:
+            return None
+    try:
+        n = int(count)
+    except (TypeError, ValueError):
+        raise ValueError(f"{source}: expected a positive integer, found {count!r}") from None
+    if n < 1:
+        raise ValueError(f"{source}: expected a positive integer, found {count!r}")
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    current = tf.config.get_logical_device_configuration(cpu)
+    if current is not None and len(current) == n:
+        return n
+    try:
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(n)]
+        )
+    except RuntimeError:
+        have = len(tf.config.list_logical_devices("CPU"))
+        if have == n:
+            return n
+        raise RuntimeError(
+            f"{source}={n}: TensorFlow already initialised {have} CPU device(s); set it "
+            "before the first TensorFlow operation (e.g. in the environment of the process)"
+        ) from None
+    return n
+
+
+# --------------------------------------------------------------------------- TF_CONFIG
+
+
+def read_tf_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Parse and check ``TF_CONFIG`` for multi-worker training.
+
+    Expected form (``chief`` is optional; without it worker 0 is the chief)::
+
+        {"cluster": {"worker": ["host1:port", "host2:port"]},
+         "task": {"type": "worker", "index": 0}}
+
+    Returns:
+        The parsed dict.
+
+    Raises:
+        ValueError: naming what is missing or malformed and showing the expected form.
+    """
+    environ = os.environ if environ is None else environ
+    example = (
+        'e.g. TF_CONFIG=\'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+        '"task": {"type": "worker", "index": 0}}\''
+    )
+    text = environ.get("TF_CONFIG", "").strip()
+    if not text:
+        raise ValueError(
+            "--strategy multiworker needs the TF_CONFIG environment variable describing "
+            f"the cluster and this task; {example}"
+        )
+    try:
+        cfg = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"TF_CONFIG is not valid JSON ({e}); {example}") from None
+    if not isinstance(cfg, dict):
+        raise ValueError(f"TF_CONFIG must be a JSON object, found {text!r}; {example}")
+    cluster, task = cfg.get("cluster"), cfg.get("task")
+    if not isinstance(cluster, dict) or not cluster:
+        raise ValueError(f"TF_CONFIG has no 'cluster' mapping; {example}")
+    for job, addresses in cluster.items():
+        if (
+            not isinstance(addresses, list)
+            or not addresses
+            or not all(isinstance(a, str) and ":" in a for a in addresses)
+        ):
+            raise ValueError(
+                f"TF_CONFIG cluster.{job}: expected a non-empty list of 'host:port' strings, "
+                f"found {addresses!r}"
+            )
+    unknown = sorted(set(cluster) - set(_CLUSTER_JOBS) - {"evaluator"})
+    if unknown:
+        raise ValueError(
+            f"TF_CONFIG cluster: MultiWorkerMirroredStrategy uses the jobs 'chief' and "
+            f"'worker' only, found {unknown}"
+        )
+    if "worker" not in cluster and "chief" not in cluster:
+        raise ValueError(f"TF_CONFIG cluster has no 'worker' (or 'chief') job; {example}")
+    if "chief" in cluster and len(cluster["chief"]) != 1:
+        raise ValueError(
+            f"TF_CONFIG cluster.chief: expected exactly one address, found {cluster['chief']}"
+        )
+    if not isinstance(task, dict) or "type" not in task or "index" not in task:
+        raise ValueError(f"TF_CONFIG has no 'task' with 'type' and 'index'; {example}")
+    job, index = task["type"], task["index"]
+    if job not in cluster:
+        raise ValueError(
+            f"TF_CONFIG task.type {job!r} is not a job of the cluster {sorted(cluster)}"
+        )
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(cluster[job]):
+        raise ValueError(
+            f"TF_CONFIG task.index: expected an integer in 0..{len(cluster[job]) - 1} for job "
+            f"{job!r}, found {index!r}"
+        )
+    return cfg
+
+
+# --------------------------------------------------------------------------- strategies
+
+
+def _collective_timeout() -> float | None:
+    text = os.environ.get(COLLECTIVE_TIMEOUT_ENV, "").strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise ValueError(
+            f"{COLLECTIVE_TIMEOUT_ENV}: expected a number of seconds, found {text!r}"
+        ) from None
+    if seconds < 0:
+        raise ValueError(f"{COLLECTIVE_TIMEOUT_ENV}: expected seconds >= 0, found {text!r}")
+    return seconds or None
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:
-    """Build a strategy.
+    """Build the strategy ``name`` (one of :data:`STRATEGY_NAMES`, see the module docstring).
 
-    Args:
-        name: ``auto`` (MirroredStrategy over all GPUs when there are several, else the
-            default strategy), ``one`` (the default strategy on one device), ``mirrored``
-            (MirroredStrategy over all GPUs, or over all logical CPU devices when there is
-            no GPU) or ``multiworker`` (MultiWorkerMirroredStrategy from ``TF_CONFIG``).
+    Raises:
+        ValueError: unknown name, or ``multiworker`` without a valid ``TF_CONFIG``.
     """
     if name == "auto":
         gpus = tf.config.list_logical_devices("GPU")
-        return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
+        if len(gpus) < 2:
+            return tf.distribute.get_strategy()
+        patch_keras_for_distribution()
+        return tf.distribute.MirroredStrategy()
     if name == "one":
         return tf.distribute.get_strategy()
     if name == "mirrored":
         gpus = tf.config.list_logical_devices("GPU")
         devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
+        patch_keras_for_distribution()
         return tf.distribute.MirroredStrategy(devices=devices)
     if name == "multiworker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    raise ValueError(f"unknown strategy {name!r}; expected auto, one, mirrored or multiworker")
+        read_tf_config()
+        patch_keras_for_distribution()
+        options = tf.distribute.experimental.CommunicationOptions(
+            timeout_seconds=_collective_timeout()
+        )
+        return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+    raise ValueError(f"unknown strategy {name!r}; expected one of {list(STRATEGY_NAMES)}")
+
+
+def patch_keras_for_distribution() -> None:
+    """Work around Keras 3 bugs that make ``Model.fit`` fail under a multi-replica
+    strategy (keras-team/keras#20585, tensorflow/tensorflow#72388).
+
+    1. ``TensorFlowTrainer._maybe_symbolic_build`` averages the first batch's per-replica
+       values with ``strategy.reduce`` only to learn the input shapes. Under
+       ``MultiWorkerMirroredStrategy`` that fails on the ``(features, label)`` structure
+       ("Attempt to convert a value (PerReplica...)"); under ``MirroredStrategy`` it fails
+       when the first batch does not split evenly over the replicas (a valid split of 13
+       over 2 replicas: "Inputs to operation AddN ... must have the same size"). The first
+       local replica's batch gives the same shapes without any reduction.
+    2. ``reduce_per_replica`` reduces the scalar step outputs (loss, metrics) of a
+       multi-worker step with ``axis=0`` ("Invalid reduction dimension 0 for input with 0
+       dimensions"); they are averaged across replicas with ``axis=None`` instead, as
+       single-worker strategies do.
+
+    Idempotent; applied when a MirroredStrategy or MultiWorkerMirroredStrategy is built.
+    """
+    from keras.src import tree
+    from keras.src.backend.tensorflow import trainer
+
+    if getattr(trainer, "_tfs2s_distribution_patch", False) or not (
+        hasattr(trainer.TensorFlowTrainer, "_maybe_symbolic_build")
+        and hasattr(trainer, "reduce_per_replica")
+    ):
+        return  # applied already, or a Keras whose trainer no longer has these functions
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        if self._distribute_strategy is None:
+            return
+        if iterator is not None:
+            for _, _, it in iterator:
+                data_batch = tree.map_structure(
+                    lambda v: (
+                        self.distribute_strategy.experimental_local_results(v)[0]
+                        if isinstance(v, tf.distribute.DistributedValues)
+                        else v
+                    ),
+                    next(it),
+                )
+                break
+        with self.distribute_strategy.scope():
+            self._symbolic_build(data_batch=data_batch)
+
+    original_reduce = trainer.reduce_per_replica
+
+    def reduce_per_replica(values, strategy, reduction):
+        if reduction in ("auto", "mean") and trainer._collective_all_reduce_multi_worker(strategy):
+            return tree.map_structure(lambda v: strategy.reduce("MEAN", v, axis=None), values)
+        return original_reduce(values, strategy, reduction)
+
+    trainer.TensorFlowTrainer._maybe_symbolic_build = _maybe_symbolic_build
+    trainer.reduce_per_replica = reduce_per_replica
+    trainer._tfs2s_distribution_patch = True
+
+
+def _task(strategy: tf.distribute.Strategy) -> tuple[str | None, int | None, dict]:
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None:
+        return None, None, {}
+    spec = resolver.cluster_spec().as_dict()
+    return resolver.task_type, resolver.task_id, spec
+
+
+def is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
+    """True for a strategy spanning several processes."""
+    extended = strategy.extended
+    return bool(getattr(extended, "_in_multi_worker_mode", lambda: False)())
 
 
 def is_chief(strategy: tf.distribute.Strategy) -> bool:
-    """True where this process should write the run's artefacts."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not resolver.cluster_spec().as_dict():
+    """True where this process should write the run's artefacts.
+
+    The chief is the ``chief`` task if the cluster has one, else worker 0; a process that
+    is not part of a cluster is its own chief.
+    """
+    task_type, task_id, spec = _task(strategy)
+    if not spec or task_type in (None, "chief"):
         return True
-    task_type, task_id = resolver.task_type, resolver.task_id
-    if task_type in (None, "chief"):
-        return True
-    has_chief = "chief" in resolver.cluster_spec().as_dict()
-    return task_type == "worker" and task_id == 0 and not has_chief
+    return task_type == "worker" and task_id == 0 and "chief" not in spec
+
+
+def task_name(strategy: tf.distribute.Strategy) -> str:
+    """``"chief"``, ``"worker1"``, ... (``"chief"`` outside a cluster): for messages and paths."""
+    task_type, task_id, spec = _task(strategy)
+    if not spec or task_type is None:
+        return "chief"
+    return f"{task_type}{task_id}"
+
+
+def write_dir_for(out_dir: str, strategy: tf.distribute.Strategy) -> str:
+    """Where this process writes: ``out_dir`` on the chief, a fresh temporary directory
+    on the other workers (the Keras multi-worker pattern: every worker runs the same
+    saving code, only the chief's copy is kept; the caller deletes the temporary one).
+    """
+    if is_chief(strategy):
+        os.makedirs(out_dir, exist_ok=True)
+        return out_dir
+    return tempfile.mkdtemp(prefix=f"tfs2s-{task_name(strategy)}-")
+
+
+def worker_failure_message(strategy: tf.distribute.Strategy, error: BaseException) -> str:
+    """A clear message for a collective that failed because a peer died or hung."""
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return (
+        f"multi-worker training stopped on {task_name(strategy)}: a peer worker failed or "
+        f"became unreachable ({type(error).__name__}: {first}). Restart every worker with "
+        "the same command: training resumes from the last epoch backed up in the run "
+        "directory."
+    )
+
+
+#: TensorFlow errors raised by collectives when a peer dies (Unavailable), restarts
+#: (FailedPrecondition/Aborted) or hangs past the collective timeout (DeadlineExceeded).
+PEER_ERRORS: tuple[type[BaseException], ...] = (
+    tf.errors.UnavailableError,
+    tf.errors.DeadlineExceededError,
+    tf.errors.AbortedError,
+    tf.errors.CancelledError,
+    tf.errors.FailedPreconditionError,
+)
