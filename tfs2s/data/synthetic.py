@@ -44,14 +44,13 @@ the target's variance (normalised MSE: text -> audio 0.38, audio -> video 0.47).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from importlib import resources
 
 import numpy as np
 
 from tfs2s import modalities as M
 from tfs2s.data.dataset import SPLITS, TRUNCATE_MODES, DataReport, MosiData, Split
+from tfs2s.data.folds import standard_folds
 
 #: Segments of the standard CMU-MOSI folds (train, valid, test) at 2199 segments.
 FOLD_SEGMENTS: dict[str, int] = {"train": 1284, "valid": 229, "test": 686}
@@ -76,13 +75,6 @@ _AR_RHO = 0.5
 _SPEAKER_STD = 0.5
 _MAX_WORDS = 120
 _CHUNK_WORDS = 1 << 15
-
-
-def load_folds() -> dict[str, list[str]]:
-    """The standard CMU-MOSI fold video ids shipped with the package (52 / 10 / 31)."""
-    text = resources.files("tfs2s.data").joinpath("cmu_mosi_folds.json").read_text()
-    folds = json.loads(text)
-    return {s: list(folds[s]) for s in SPLITS}
 
 
 def fold_sizes(segments: int) -> dict[str, int]:
@@ -262,7 +254,7 @@ def make_synthetic(
     dims = _check_dims(M.PAPER_DIMS if dims is None else dims)
     maps = _Maps(dims)
     rng = np.random.default_rng(seed)
-    folds = load_folds()
+    folds = standard_folds()
     sizes = fold_sizes(segments)
     report = DataReport()
 

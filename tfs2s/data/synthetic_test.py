@@ -6,7 +6,8 @@ from sklearn.linear_model import Ridge
 
 from tfs2s import modalities as M
 from tfs2s.data.dataset import SPLITS, feature_stats
-from tfs2s.data.synthetic import fold_sizes, load_folds, make_synthetic
+from tfs2s.data.folds import standard_folds as load_folds
+from tfs2s.data.synthetic import fold_sizes, make_synthetic
 
 
 @pytest.fixture(scope="module")
