@@ -1,0 +1,43 @@
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfs2s.layers.masked_attention_pooling import MaskedAttentionPooling
+
+MASK = np.array([[1, 1, 0, 0], [1, 1, 1, 1]], np.float32)
+
+
+def sequence(seed=0):
+    return np.random.default_rng(seed).normal(size=(2, 4, 6)).astype(np.float32)
+
+
+def test_pools_to_batch_by_hidden():
+    out = MaskedAttentionPooling()(sequence(), step_mask=MASK)
+    assert tuple(out.shape) == (2, 6)
+
+
+def test_padded_steps_do_not_change_the_output():
+    layer = MaskedAttentionPooling()
+    x = sequence()
+    noisy = x.copy()
+    noisy[0, 2:] = 1e3 * sequence(1)[0, 2:]
+    np.testing.assert_allclose(
+        np.asarray(layer(noisy, step_mask=MASK)), np.asarray(layer(x, step_mask=MASK)), rtol=1e-6
+    )
+
+
+def test_output_is_a_convex_combination_of_real_steps():
+    x = np.ones((2, 4, 6), np.float32) * np.arange(1, 5, dtype=np.float32)[None, :, None]
+    out = np.asarray(MaskedAttentionPooling()(x, step_mask=MASK))
+    assert (out[0] >= 1.0 - 1e-6).all() and (out[0] <= 2.0 + 1e-6).all()
+
+
+def test_config_and_weights_round_trip_in_graph_mode():
+    layer = MaskedAttentionPooling(name="pool")
+    x = sequence()
+    expected = np.asarray(layer(x, step_mask=MASK))
+    clone = keras.layers.deserialize(keras.layers.serialize(layer))
+    assert clone.built
+    clone.set_weights(layer.get_weights())
+    graph = tf.function(lambda s, m: clone(s, step_mask=m))
+    np.testing.assert_allclose(np.asarray(graph(x, MASK)), expected, rtol=1e-6)

@@ -1,0 +1,80 @@
+"""The servable sentiment model: raw modalities in, sentiment out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import keras
+
+from tfs2s import modalities as M
+from tfs2s.models.graph_utils import (
+    deserialize_part,
+    encode_chain,
+    join,
+    modality_inputs,
+    normalize_inputs,
+    serialize_parts,
+    stats_config,
+)
+
+
+@keras.saving.register_keras_serializable(package="tfs2s")
+class SentimentModel(keras.Model):
+    """Standardise and join modalities, encode (optionally), regress sentiment.
+
+    With no encoder this is the poster's LSTM baseline over ``concat(modalities)``; with
+    one it is Algorithm 1's ``RNN(Seq2Seq_RNN_Encode(X))``; with two chained encoders
+    Algorithm 2's ``RNN(Encode_XYZ(Encode_XY(X)))``. Only the source modalities are read.
+
+    Args:
+        modalities: names of the modalities read, e.g. ``("audio",)``.
+        norm_stats: name -> ``(mean (dim,), variance (dim,))`` train statistics.
+        regressor: a :class:`SentimentRegressor` whose ``input_dim`` matches the
+            representation (last encoder width, or the concatenated modality dims).
+        encoders: :class:`SequenceEncoder` chain applied before the regressor.
+
+    Inputs (dict):
+        <modality>: float32 (batch, steps, dim) raw features, for each of ``modalities``.
+        mask: float32 (batch, steps), 1.0 on real words.
+
+    Outputs (dict):
+        sentiment: float32 (batch,) predicted sentiment.
+    """
+
+    def __init__(
+        self,
+        modalities: Sequence[str],
+        norm_stats: Mapping,
+        regressor: keras.Model,
+        encoders: Sequence[keras.Model] = (),
+        **kwargs,
+    ):
+        modalities = tuple(modalities)
+        stats = stats_config(norm_stats, modalities)
+        # === Layers ===
+        regressor = deserialize_part(regressor)
+        encoders = [deserialize_part(e) for e in encoders]
+
+        # === Functional Model ===
+        inputs = modality_inputs(modalities, stats)
+        mask = inputs[M.MASK]
+        features = join(normalize_inputs(inputs, stats), modalities)
+        representation = encode_chain(encoders, features, mask)["sequence"]
+        sentiment = regressor({"sequence": representation, "mask": mask})["sentiment"]
+        super().__init__(inputs=inputs, outputs={"sentiment": sentiment}, **kwargs)
+
+        # === Config ===
+        self.modalities = modalities
+        self.norm_stats = stats
+        self.regressor = regressor
+        self.encoders = encoders
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "modalities": list(self.modalities),
+            "norm_stats": self.norm_stats,
+            "regressor": keras.layers.serialize(self.regressor),
+            "encoders": serialize_parts(self.encoders),
+        }

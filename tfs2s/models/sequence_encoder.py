@@ -1,0 +1,102 @@
+"""Stacked (bi)LSTM encoder of a padded sequence."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from tfs2s.layers.masking import zero_padded_steps
+
+
+@keras.saving.register_keras_serializable(package="tfs2s")
+class SequenceEncoder(keras.Model):
+    """Encodes a right-padded sequence with ``depth`` stacked (bidirectional) LSTMs.
+
+    Padded steps are masked: the final states are those after the last real step (the
+    backward direction starts at it) and the output sequence is 0 on padded steps.
+
+    Args:
+        input_dim: feature size of the input sequence.
+        hidden: LSTM units per direction.
+        depth: stacked LSTM layers.
+        bidirectional: run each layer in both directions and concatenate.
+        dropout: dropout rate on the input sequence (training only).
+
+    Inputs (dict):
+        sequence: float32 (batch, steps, input_dim).
+        mask: float32 (batch, steps), 1.0 on real steps.
+
+    Outputs (dict):
+        sequence: float32 (batch, steps, width) top-layer outputs, 0 on padded steps.
+        state_h: float32 (batch, width) final hidden state (forward and backward joined).
+        state_c: float32 (batch, width) final cell state (forward and backward joined).
+
+    ``width`` is ``hidden * 2`` when bidirectional, else ``hidden``.
+    """
+
+    def __init__(
+        self,
+        input_dim: int,
+        hidden: int,
+        depth: int = 1,
+        bidirectional: bool = True,
+        dropout: float = 0.0,
+        **kwargs,
+    ):
+        if depth < 1:
+            raise ValueError(f"SequenceEncoder: depth must be >= 1, found {depth}")
+        # === Layers ===
+        input_dropout = keras.layers.Dropout(dropout, name="input_dropout")
+        rnns = []
+        for i in range(depth):
+            last = i == depth - 1
+            lstm = keras.layers.LSTM(
+                hidden, return_sequences=True, return_state=last, name=f"lstm_{i}"
+            )
+            rnns.append(
+                keras.layers.Bidirectional(lstm, name=f"bilstm_{i}") if bidirectional else lstm
+            )
+
+        # === Functional Model ===
+        sequence = keras.Input((None, input_dim), name="sequence")
+        mask = keras.Input((None,), name="mask")
+        valid = ops.cast(mask, "bool")
+        x = input_dropout(sequence)
+        for rnn in rnns[:-1]:
+            x = rnn(x, mask=valid)
+        x, *states = rnns[-1](x, mask=valid)
+        if bidirectional:
+            forward_h, forward_c, backward_h, backward_c = states
+            state_h = ops.concatenate([forward_h, backward_h], axis=-1)
+            state_c = ops.concatenate([forward_c, backward_c], axis=-1)
+        else:
+            state_h, state_c = states
+        outputs = {
+            "sequence": zero_padded_steps(x, mask),
+            "state_h": state_h,
+            "state_c": state_c,
+        }
+        super().__init__(inputs={"sequence": sequence, "mask": mask}, outputs=outputs, **kwargs)
+
+        # === Config ===
+        self.input_dim = input_dim
+        self.hidden = hidden
+        self.depth = depth
+        self.bidirectional = bidirectional
+        self.dropout = dropout
+
+    @property
+    def width(self) -> int:
+        """Feature size of the output sequence and of the final states."""
+        return self.hidden * (2 if self.bidirectional else 1)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "input_dim": self.input_dim,
+            "hidden": self.hidden,
+            "depth": self.depth,
+            "bidirectional": self.bidirectional,
+            "dropout": self.dropout,
+        }

@@ -1,0 +1,278 @@
+"""All the parts of one topology and the functional views that training and serving use."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+import keras
+
+from tfs2s import modalities as M
+from tfs2s.config import ModelConfig
+from tfs2s.models.graph_utils import (
+    StatsConfig,
+    encode_chain,
+    feature_dim,
+    join,
+    modality_inputs,
+    normalize_inputs,
+    stats_config,
+)
+from tfs2s.models.modality_translator import ModalityTranslator
+from tfs2s.models.sentiment_model import SentimentModel
+from tfs2s.models.sentiment_regressor import SentimentRegressor
+from tfs2s.models.sequence_decoder import SequenceDecoder
+from tfs2s.models.sequence_encoder import SequenceEncoder
+from tfs2s.topology import Topology
+
+
+def _names(codes) -> tuple[str, ...]:
+    return tuple(M.name_of(c) for c in codes)
+
+
+@dataclasses.dataclass
+class TopologyModels:
+    """The trainable parts of one topology, built once, and views over them.
+
+    Every view (:meth:`sentiment_model`, :meth:`translation_model`, :meth:`translator`,
+    :meth:`joint_model`) is a functional model over the *same* part objects, so training
+    one view trains the others. Views are built on first use and cached.
+
+    Attributes:
+        topology: the parsed topology.
+        model_cfg: sizes.
+        norm_stats: JSON-friendly statistics of every training modality.
+        sources: modality names the sentiment model reads.
+        stage_targets: per translation stage, the target names it decodes
+            (seq2seq: ``[targets]``; ``embed_XY_Z``: ``[(Y,), (Z,)]``; baseline: ``[]``).
+        encoders: one :class:`SequenceEncoder` per stage; stage ``i`` reads stage
+            ``i - 1``'s output sequence.
+        decoders: one :class:`SequenceDecoder` per stage.
+        regressor: the :class:`SentimentRegressor` head.
+        cycle_encoder, cycle_decoder: back-translation parts (final target -> sources),
+            present only when built with ``cycle=True``.
+    """
+
+    topology: Topology
+    model_cfg: ModelConfig
+    norm_stats: StatsConfig
+    sources: tuple[str, ...]
+    stage_targets: list[tuple[str, ...]]
+    encoders: list[SequenceEncoder]
+    decoders: list[SequenceDecoder]
+    regressor: SentimentRegressor
+    cycle_encoder: SequenceEncoder | None = None
+    cycle_decoder: SequenceDecoder | None = None
+    _views: dict = dataclasses.field(default_factory=dict, repr=False)
+
+    @classmethod
+    def build(
+        cls,
+        topology: Topology,
+        model_cfg: ModelConfig,
+        dims: Mapping[str, int],
+        norm_stats: Mapping,
+        cycle: bool = False,
+    ) -> TopologyModels:
+        """Create every part (weights included) in a fixed order.
+
+        The same seed (``keras.utils.set_random_seed``) before two calls gives the same
+        initial weights, which :meth:`copy_weights_from` relies on.
+
+        Args:
+            topology: parsed topology.
+            model_cfg: sizes; every field is used.
+            dims: modality name -> feature size (checked against ``norm_stats``).
+            norm_stats: name -> ``(mean (dim,), variance (dim,))`` train statistics of
+                every training modality.
+            cycle: also build the back-translation parts used by the joint cycle loss.
+        """
+        stats = stats_config(norm_stats, topology.training_modalities)
+        for name in topology.training_modalities:
+            found = len(stats[name]["mean"])
+            if name not in dims or dims[name] != found:
+                raise ValueError(
+                    f"topology {topology.name}: modality {name!r} has dim {dims.get(name)} in "
+                    f"the data but {found} in its normalisation statistics"
+                )
+        if cycle and topology.is_baseline:
+            raise ValueError(f"topology {topology.name}: a baseline has no cycle translation")
+        cfg = model_cfg
+        sources = topology.inference_modalities
+        if topology.kind == "hierarchical":
+            stage_targets = [_names(topology.intermediate), _names(topology.target)]
+        elif topology.kind == "seq2seq":
+            stage_targets = [_names(topology.target)]
+        else:
+            stage_targets = []
+
+        def encoder(input_dim: int, name: str) -> SequenceEncoder:
+            return SequenceEncoder(
+                input_dim, cfg.hidden, cfg.depth, cfg.bidirectional, cfg.dropout, name=name
+            )
+
+        def decoder(width: int, output_dim: int, name: str) -> SequenceDecoder:
+            part = SequenceDecoder(width, output_dim, cfg.decoder_attention, name=name)
+            state = (None, width)
+            part.build(
+                {
+                    "memory": (None, None, width),
+                    "memory_mask": (None, None),
+                    "state_h": state,
+                    "state_c": state,
+                }
+            )
+            return part
+
+        encoders, decoders = [], []
+        width = feature_dim(stats, sources)
+        for i, targets in enumerate(stage_targets, start=1):
+            encoders.append(encoder(width, f"encoder_{i}"))
+            width = encoders[-1].width
+            decoders.append(decoder(width, feature_dim(stats, targets), f"decoder_{i}"))
+        regressor = SentimentRegressor(
+            width, cfg.regressor_hidden, cfg.regressor_depth, cfg.dropout, name="regressor"
+        )
+        cycle_encoder = cycle_decoder = None
+        if cycle:
+            cycle_encoder = encoder(feature_dim(stats, stage_targets[-1]), "cycle_encoder")
+            cycle_decoder = decoder(
+                cycle_encoder.width, feature_dim(stats, sources), "cycle_decoder"
+            )
+        return cls(
+            topology,
+            model_cfg,
+            stats,
+            sources,
+            stage_targets,
+            encoders,
+            decoders,
+            regressor,
+            cycle_encoder,
+            cycle_decoder,
+        )
+
+    @property
+    def parts(self) -> list[keras.layers.Layer]:
+        """Every part with weights, in creation order."""
+        cycle = [p for p in (self.cycle_encoder, self.cycle_decoder) if p is not None]
+        return [*self.encoders, *self.decoders, self.regressor, *cycle]
+
+    def copy_weights_from(self, other: TopologyModels) -> None:
+        """Assign every variable (dropout RNG state included) of ``other``'s parts.
+
+        ``other`` must have been built from the same topology and configs. This
+        re-initialises already-compiled views without retracing them.
+        """
+        for mine, theirs in zip(self.parts, other.parts, strict=True):
+            for target, source in zip(mine.variables, theirs.variables, strict=True):
+                target.assign(source)
+
+    def _view(self, key, build):
+        if key not in self._views:
+            self._views[key] = build()
+        return self._views[key]
+
+    def sentiment_model(self) -> SentimentModel:
+        """``{sources..., mask} -> {"sentiment": (batch,)}``: the servable model."""
+        return self._view(
+            "sentiment",
+            lambda: SentimentModel(
+                self.sources,
+                self.norm_stats,
+                self.regressor,
+                self.encoders,
+                name=f"{self.topology.name}_sentiment",
+            ),
+        )
+
+    def translation_model(self, stage: int) -> ModalityTranslator:
+        """Teacher-forced translator of ``stage`` (0-based): sources -> stage targets.
+
+        Stage ``i`` runs encoders ``0..i``; for ``embed_XY_Z`` stage 1 reads X and
+        decodes Z through both encoders (Algorithm 2, phase 2).
+        """
+        return self._view(
+            ("translation", stage),
+            lambda: ModalityTranslator(
+                self.sources,
+                self.stage_targets[stage],
+                self.norm_stats,
+                self.encoders[: stage + 1],
+                self.decoders[stage],
+                teacher_forcing=True,
+                name=f"{self.topology.name}_translation_{stage + 1}",
+            ),
+        )
+
+    def translator(self) -> ModalityTranslator:
+        """Greedy translator of the whole chain: ``{sources..., mask} -> {"translation"}``."""
+        return self._view(
+            "translator",
+            lambda: ModalityTranslator(
+                self.sources,
+                self.stage_targets[-1],
+                self.norm_stats,
+                self.encoders,
+                self.decoders[-1],
+                teacher_forcing=False,
+                name=f"{self.topology.name}_translator",
+            ),
+        )
+
+    def joint_model(self) -> keras.Model:
+        """One graph for joint training (translation and regression at once).
+
+        Inputs: every training modality and ``mask``. Outputs: ``sentiment`` (batch,);
+        ``translation`` (batch, steps, final target dims) and, for ``embed_XY_Z``,
+        ``intermediate`` (batch, steps, Y dims), both teacher-forced and standardised;
+        with cycle parts, ``cycle`` (batch, steps, source dims): the teacher-forced
+        ``translation`` translated back to the standardised sources.
+        """
+        return self._view("joint", self._build_joint)
+
+    def _build_joint(self) -> keras.Model:
+        if self.topology.is_baseline:
+            raise ValueError(f"topology {self.topology.name}: a baseline has no joint model")
+        names = self.topology.training_modalities
+        inputs = modality_inputs(names, self.norm_stats)
+        mask = inputs[M.MASK]
+        features = normalize_inputs(inputs, self.norm_stats)
+        sources = join(features, self.sources)
+        translations = []
+        encoded = {"sequence": sources}
+        for encoder, decoder, targets in zip(
+            self.encoders, self.decoders, self.stage_targets, strict=True
+        ):
+            encoded = encode_chain([encoder], encoded["sequence"], mask)
+            translations.append(
+                decoder(
+                    {
+                        "memory": encoded["sequence"],
+                        "memory_mask": mask,
+                        "state_h": encoded["state_h"],
+                        "state_c": encoded["state_c"],
+                        "target": join(features, targets),
+                    }
+                )
+            )
+        outputs = {
+            "sentiment": self.regressor({"sequence": encoded["sequence"], "mask": mask})[
+                "sentiment"
+            ],
+            "translation": translations[-1],
+        }
+        if len(translations) > 1:
+            outputs["intermediate"] = translations[0]
+        if self.cycle_encoder is not None:
+            back = encode_chain([self.cycle_encoder], translations[-1], mask)
+            outputs["cycle"] = self.cycle_decoder(
+                {
+                    "memory": back["sequence"],
+                    "memory_mask": mask,
+                    "state_h": back["state_h"],
+                    "state_c": back["state_c"],
+                    "target": sources,
+                }
+            )
+        return keras.Model(inputs, outputs, name=f"{self.topology.name}_joint")
