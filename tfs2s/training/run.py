@@ -14,6 +14,7 @@ writes into the run directory.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
 import os
@@ -90,6 +91,7 @@ def run(
     verbose: int | str = "auto",
     source=None,
     strategy=None,
+    trainer=None,
 ) -> dict[str, Any]:
     """Train ``cfg.topology`` and write its artefacts into ``out_dir``.
 
@@ -99,13 +101,16 @@ def run(
         verbose: Keras verbosity for fit.
         source: an already-loaded DataSource (the experiment runner reuses one across runs).
         strategy: an already-built strategy; default from ``cfg.train.strategy``.
+        trainer: a :class:`~tfs2s.training.fit.Trainer` built for this topology and config
+            (any seed) under ``strategy``; reusing one across seeds skips rebuilding and
+            re-tracing the models.
 
     Returns:
         The metrics dict written to ``metrics.json``.
     """
     from tfs2s.data.sources import load_source
     from tfs2s.training.backup import PhaseBackup
-    from tfs2s.training.fit import train_model
+    from tfs2s.training.fit import Trainer
     from tfs2s.training.strategies import (
         PEER_ERRORS,
         WorkerFailure,
@@ -136,12 +141,16 @@ def run(
         log=print if chief else (lambda line: None),
     )
     try:
-        trained = train_model(
-            topology,
-            cfg.model,
-            cfg.train,
-            source,
-            strategy=strategy,
+        if trainer is None:
+            trainer = Trainer(topology, cfg.model, cfg.train, source, strategy=strategy)
+        elif (trainer.topology, trainer.model_cfg) != (topology, cfg.model) or (
+            dataclasses.replace(trainer.train_cfg, seed=cfg.train.seed) != cfg.train
+        ):
+            raise ValueError(
+                f"the trainer given was built for another config than {cfg.topology}'s"
+            )
+        trained = trainer.train(
+            seed=cfg.train.seed,
             callbacks=[backup],
             verbose=verbose,
             log_dir=os.path.join(write_dir, "logs"),
