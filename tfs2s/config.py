@@ -91,12 +91,12 @@ class TrainConfig:
     """
 
     mode: str = "two_phase"
-    epochs: int = 40
-    translator_epochs: int = 30
+    epochs: int = 30
+    translator_epochs: int = 20
     batch_size: int = 32
     learning_rate: float = 1e-3
     optimizer: str = "adam"
-    patience: int = 8
+    patience: int = 5
     translation_weight: float = 1.0
     cycle_weight: float = 0.0
     finetune_encoder: bool = False
