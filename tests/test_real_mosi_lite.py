@@ -45,13 +45,25 @@ def test_bundle_folds_are_the_standard_folds():
     assert json.loads((BUNDLE / "folds.json").read_text()) == standard_folds()
 
 
-def test_segment_counts_and_the_dropped_zero_length_segment(data):
+def test_segment_counts_keep_the_zero_length_segment(data):
     # The bundle has 1284 train and 229 valid labelled segments. Segment 2WGyTLYerpo_44
-    # (train) has a zero-length interval [127.213, 127.213]: no word overlaps it by a
-    # positive length (its own two words are zero-length at the same instant, which is the
-    # start of segment 45, not inside it), so it has no word and is dropped.
-    assert data.report.dropped_segments == ["2WGyTLYerpo_44"]
-    assert len(data.splits["train"]) == 1284 - 1
+    # (train) has a zero-length interval [127.213, 127.213]; its own two words are
+    # zero-length at that same instant (also where segment 45 starts). No word overlaps it
+    # by a positive length, but a zero-length segment takes the zero-length words at its
+    # instant, so it keeps them and no segment is dropped.
+    assert data.report.dropped_segments == []
+    assert len(data.splits["train"]) == 1284
+    train = data.splits["train"]
+    (i,) = np.flatnonzero(train.segment_ids == "2WGyTLYerpo_44")
+    assert train.lengths[i] == 2
+    (j,) = np.flatnonzero(train.segment_ids == "2WGyTLYerpo_45")
+    # segment 45 does not take segment 44's zero-length words at its start
+    np.testing.assert_raises(
+        AssertionError,
+        np.testing.assert_array_equal,
+        train.features["text"][j, :2],
+        train.features["text"][i, :2],
+    )
     assert len(data.splits["valid"]) == 229
     assert len(data.splits["test"]) == 0
     assert len(data.report.missing_videos["test"]) == 31

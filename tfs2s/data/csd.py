@@ -271,8 +271,10 @@ def _segment_words(segments: np.ndarray, words: np.ndarray) -> np.ndarray:
     """Which words belong to which segment.
 
     A word belongs to a segment when their intervals overlap by a positive length (the
-    SDK's rule); a zero-length word belongs to a segment whose interior holds its instant.
-    A zero-length segment therefore gets no word.
+    SDK's rule); a zero-length word belongs to a segment whose interior holds its instant,
+    and a zero-length segment takes the zero-length words at exactly its instant (real
+    CMU-MOSI has one: ``2WGyTLYerpo_44``, whose two words share its instant, which is also
+    where the next segment starts; that next segment does not take them).
 
     Args:
         segments: float64 (n_segments, 2).
@@ -284,8 +286,10 @@ def _segment_words(segments: np.ndarray, words: np.ndarray) -> np.ndarray:
     ss, se = segments[:, :1], segments[:, 1:]
     ws, we = words[None, :, 0], words[None, :, 1]
     overlap = (np.minimum(se, we) - np.maximum(ss, ws)) > 0
-    inside = (ws == we) & (ss < ws) & (ws < se)
-    return overlap | inside
+    point = ws == we
+    inside = point & (ss < ws) & (ws < se)
+    same_instant = point & (ss == se) & (ws == ss)
+    return overlap | inside | same_instant
 
 
 def check_segment_options(max_seq_len: int, truncate: str) -> None:
@@ -425,10 +429,11 @@ def load_csd_dir(
     averaged per word with :func:`~tfs2s.data.align.align_to_words`. Row ``i`` of video
     ``v`` in the labels file is segment ``f"{v}_{i+1}"``; a segment takes every word (in
     time order) whose interval overlaps it by a positive length, as the SDK's ``align``
-    does, and a zero-length word joins a segment whose interior holds its instant.
+    does, a zero-length word joins a segment whose interior holds its instant, and a
+    zero-length segment takes the zero-length words at its instant.
     Labelled segments overlap in real CMU-MOSI, so a word near a boundary can belong to
     two segments and then appears in both (counted in ``report.notes``). Segments without
-    words (e.g. a zero-length segment) are dropped and listed in
+    words (e.g. a zero-length segment without words) are dropped and listed in
     ``report.dropped_segments``. NaN/±inf features become 0 and are counted per modality.
 
     Args:
@@ -506,7 +511,8 @@ def _notes(tally: _Tally, partial: list[str], files: Mapping[str, Path]) -> list
     if tally.point_words:
         notes.append(
             f"{tally.point_words} words have zero length; such a word joins a segment only "
-            "when the segment's interior holds its instant"
+            "when the segment's interior holds its instant, or the segment has zero length at "
+            "that same instant"
         )
     if tally.dropped:
         notes.append(

@@ -277,3 +277,18 @@ def test_video_absent_from_one_modality_file_is_missing(sdk):
     assert any("1 videos are in some but not all" in n and "vidB" in n for n in data.report.notes)
     with pytest.raises(ValueError, match="split 'valid' .* is empty"):
         data.split("valid")
+
+
+def test_zero_length_segment_takes_the_zero_length_words_at_its_instant(tmp_path):
+    # Like real CMU-MOSI's 2WGyTLYerpo_44: a zero-length segment whose words sit at its
+    # instant, which is also where the next segment starts.
+    word_iv = np.array([[0.0, 1.0], [1.0, 1.0], [1.0, 1.0], [1.0, 2.0]])
+    word_feats = np.array([[1.0], [2.0], [3.0], [4.0]], np.float32)
+    seg_iv = np.array([[0.0, 1.0], [1.0, 1.0], [1.0, 2.0]])
+    write_dir(tmp_path, (word_feats, word_iv), (np.zeros((3, 1), np.float32), seg_iv))
+    data = load(tmp_path, folds=ONE)
+    train = data.splits["train"]
+    assert data.report.dropped_segments == []
+    assert train.lengths.tolist() == [1, 2, 1]
+    assert train.features["text"][1, :2, 0].tolist() == [2.0, 3.0]
+    assert train.features["text"][2, :1, 0].tolist() == [4.0]
