@@ -8,11 +8,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: Overrides that make any run tiny: a few dozen segments, 4 hidden units, one epoch.
 TINY = [
-    "--set", "data.synthetic_segments=150",
-    "--set", "model.hidden=4",
-    "--set", "model.regressor_hidden=4",
-    "--set", "train.batch_size=16",
-    "--epochs", "1",
+    "--set",
+    "data.synthetic_segments=150",
+    "--set",
+    "model.hidden=4",
+    "--set",
+    "model.regressor_hidden=4",
+    "--set",
+    "train.batch_size=16",
+    "--epochs",
+    "1",
 ]
 
 

@@ -53,7 +53,9 @@ def test_params_yaml_is_accepted_back_by_config(tmp_path):
     res = run_cli(["train.py", "--topology", "baseline_T", *TINY, "--out", str(out), "--quiet"])
     assert res.returncode == 0, res.stderr[-3000:]
     out2 = tmp_path / "run2"
-    res2 = run_cli(["train.py", "--config", str(out / "params.yaml"), "--out", str(out2), "--quiet"])
+    res2 = run_cli(
+        ["train.py", "--config", str(out / "params.yaml"), "--out", str(out2), "--quiet"]
+    )
     assert res2.returncode == 0, res2.stderr[-3000:]
     # same config, same seed, same data -> same metrics (op determinism on CPU)
     m1 = json.loads((out / "metrics.json").read_text())

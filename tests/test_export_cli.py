@@ -1,0 +1,79 @@
+"""End-to-end tests of ``export/export.py``, ``tfs2s export`` and ``export/make_models_config.py``."""
+
+import json
+
+import pytest
+from conftest import run_cli
+from google.protobuf import text_format
+from tensorflow_serving.config import model_server_config_pb2
+
+from tfs2s.cli import build_parser
+from tfs2s.serving import testing
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    return testing.tiny_run(tmp_path_factory.mktemp("runs"), "T_V")
+
+
+def test_export_parsers_share_their_defaults():
+    args = build_parser().parse_args(["export", "--run", "r"])
+    defaults = (args.run, args.name, args.out, args.jit_compile, args.verify)
+    assert defaults == ("r", "tfs2s", "serving", True, True)
+    args = build_parser().parse_args(["export", "--run", "r", "--no-jit-compile", "--no-verify"])
+    assert (args.jit_compile, args.verify) == (False, False)
+    args = build_parser().parse_args(["models-config"])
+    assert (args.root, args.container_root, args.latest) == ("serving", "/models", 1)
+
+
+def test_export_script_then_tfs2s_export_then_models_config(run_dir, tmp_path):
+    out = tmp_path / "serving"
+    res = run_cli(["export/export.py", "--run", run_dir, "--out", str(out)])
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    report = json.loads(res.stdout[res.stdout.index("{") :])
+    assert report["version"] == 1 and report["name"] == "tfs2s" and report["topology"] == "T_V"
+    assert report["signatures"] == ["serving_default", "translate"]
+    assert report["inputs"] == {"text": 300}
+    v1 = out / "tfs2s" / "1"
+    for name in (
+        "saved_model.pb",
+        "variables",
+        "assets.extra/tf_serving_warmup_requests",
+        "assets.extra/tfs2s.json",
+    ):
+        assert (v1 / name).exists(), name
+
+    res = run_cli(["-m", "tfs2s.cli", "export", "--run", run_dir, "--out", str(out), "--no-verify"])
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert json.loads(res.stdout[res.stdout.index("{") :])["version"] == 2
+    assert sorted(p.name for p in (out / "tfs2s").iterdir()) == ["1", "2"]
+
+    res = run_cli(
+        [
+            "export/make_models_config.py",
+            "--root",
+            str(out),
+            "--model",
+            "tfs2s:1,2",
+            "--label",
+            "tfs2s:stable=1",
+            "--label",
+            "tfs2s:canary=2",
+        ]
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    config = text_format.Parse(
+        (out / "models.config").read_text(), model_server_config_pb2.ModelServerConfig()
+    )
+    (entry,) = config.model_config_list.config
+    assert entry.name == "tfs2s" and entry.base_path == "/models/tfs2s"
+    assert list(entry.model_version_policy.specific.versions) == [1, 2]
+    assert dict(entry.version_labels) == {"stable": 1, "canary": 2}
+
+
+def test_export_of_a_missing_run_fails_clearly(tmp_path):
+    res = run_cli(["export/export.py", "--run", str(tmp_path / "nope"), "--out", str(tmp_path)])
+    assert res.returncode == 2
+    assert "params.yaml does not exist" in res.stderr and "tfs2s train" in res.stderr
+    res = run_cli(["export/make_models_config.py", "--root", str(tmp_path), "--model", "x:3"])
+    assert res.returncode == 2 and "model x" in res.stderr
