@@ -21,6 +21,7 @@ class SentimentRegressor(keras.Model):
         hidden: units of each LSTM layer.
         depth: K, stacked LSTM layers.
         dropout: dropout rate on the input sequence (training only).
+        unroll: unroll the LSTMs over the steps (needs a static step count when called).
 
     Inputs (dict):
         sequence: float32 (batch, steps, input_dim), 0 on padded steps.
@@ -30,13 +31,22 @@ class SentimentRegressor(keras.Model):
         sentiment: float32 (batch,) predicted sentiment.
     """
 
-    def __init__(self, input_dim: int, hidden: int, depth: int = 1, dropout: float = 0.0, **kwargs):
+    def __init__(
+        self,
+        input_dim: int,
+        hidden: int,
+        depth: int = 1,
+        dropout: float = 0.0,
+        unroll: bool = False,
+        **kwargs,
+    ):
         if depth < 1:
             raise ValueError(f"SentimentRegressor: depth must be >= 1, found {depth}")
         # === Layers ===
         input_dropout = keras.layers.Dropout(dropout, name="input_dropout")
         rnns = [
-            keras.layers.LSTM(hidden, return_sequences=True, name=f"lstm_{i}") for i in range(depth)
+            keras.layers.LSTM(hidden, return_sequences=True, unroll=unroll, name=f"lstm_{i}")
+            for i in range(depth)
         ]
         attention = MaskedAttentionPooling(name="attention")
         score = keras.layers.Dense(1, name="score")
@@ -61,6 +71,7 @@ class SentimentRegressor(keras.Model):
         self.hidden = hidden
         self.depth = depth
         self.dropout = dropout
+        self.unroll = unroll
 
     def get_config(self):
         return {
@@ -70,4 +81,5 @@ class SentimentRegressor(keras.Model):
             "hidden": self.hidden,
             "depth": self.depth,
             "dropout": self.dropout,
+            "unroll": self.unroll,
         }

@@ -30,6 +30,8 @@ class SequenceDecoder(keras.layers.Layer):
             output sequence when ``attention``).
         output_dim: feature size of the decoded frames.
         attention: attend over the encoder outputs.
+        unroll: unroll the teacher-forced LSTM over the steps (needs a static step count;
+            the greedy mode always loops).
 
     Inputs (dict):
         memory: float32 (batch, steps, units) encoder output sequence.
@@ -42,12 +44,15 @@ class SequenceDecoder(keras.layers.Layer):
         float32 (batch, steps, output_dim) decoded frames.
     """
 
-    def __init__(self, units: int, output_dim: int, attention: bool = True, **kwargs):
+    def __init__(
+        self, units: int, output_dim: int, attention: bool = True, unroll: bool = False, **kwargs
+    ):
         super().__init__(**kwargs)
         self.units = units
         self.output_dim = output_dim
         self.attention = attention
-        self.lstm = keras.layers.LSTM(units, return_sequences=True, name="lstm")
+        self.unroll = unroll
+        self.lstm = keras.layers.LSTM(units, return_sequences=True, unroll=unroll, name="lstm")
         if attention:
             self.attend = keras.layers.Attention(name="attend")
             self.combine = keras.layers.Dense(units, activation="tanh", name="combine")
@@ -111,6 +116,11 @@ class SequenceDecoder(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(
-            {"units": self.units, "output_dim": self.output_dim, "attention": self.attention}
+            {
+                "units": self.units,
+                "output_dim": self.output_dim,
+                "attention": self.attention,
+                "unroll": self.unroll,
+            }
         )
         return config

@@ -21,6 +21,7 @@ class SequenceEncoder(keras.Model):
         depth: stacked LSTM layers.
         bidirectional: run each layer in both directions and concatenate.
         dropout: dropout rate on the input sequence (training only).
+        unroll: unroll the LSTMs over the steps (needs a static step count when called).
 
     Inputs (dict):
         sequence: float32 (batch, steps, input_dim).
@@ -41,6 +42,7 @@ class SequenceEncoder(keras.Model):
         depth: int = 1,
         bidirectional: bool = True,
         dropout: float = 0.0,
+        unroll: bool = False,
         **kwargs,
     ):
         if depth < 1:
@@ -51,7 +53,7 @@ class SequenceEncoder(keras.Model):
         for i in range(depth):
             last = i == depth - 1
             lstm = keras.layers.LSTM(
-                hidden, return_sequences=True, return_state=last, name=f"lstm_{i}"
+                hidden, return_sequences=True, return_state=last, unroll=unroll, name=f"lstm_{i}"
             )
             rnns.append(
                 keras.layers.Bidirectional(lstm, name=f"bilstm_{i}") if bidirectional else lstm
@@ -84,6 +86,7 @@ class SequenceEncoder(keras.Model):
         self.depth = depth
         self.bidirectional = bidirectional
         self.dropout = dropout
+        self.unroll = unroll
 
     @property
     def width(self) -> int:
@@ -99,4 +102,5 @@ class SequenceEncoder(keras.Model):
             "depth": self.depth,
             "bidirectional": self.bidirectional,
             "dropout": self.dropout,
+            "unroll": self.unroll,
         }

@@ -108,11 +108,19 @@ class TopologyModels:
 
         def encoder(input_dim: int, name: str) -> SequenceEncoder:
             return SequenceEncoder(
-                input_dim, cfg.hidden, cfg.depth, cfg.bidirectional, cfg.dropout, name=name
+                input_dim,
+                cfg.hidden,
+                cfg.depth,
+                cfg.bidirectional,
+                cfg.dropout,
+                unroll=cfg.unroll,
+                name=name,
             )
 
         def decoder(width: int, output_dim: int, name: str) -> SequenceDecoder:
-            part = SequenceDecoder(width, output_dim, cfg.decoder_attention, name=name)
+            part = SequenceDecoder(
+                width, output_dim, cfg.decoder_attention, unroll=cfg.unroll, name=name
+            )
             state = (None, width)
             part.build(
                 {
@@ -131,7 +139,12 @@ class TopologyModels:
             width = encoders[-1].width
             decoders.append(decoder(width, feature_dim(stats, targets), f"decoder_{i}"))
         regressor = SentimentRegressor(
-            width, cfg.regressor_hidden, cfg.regressor_depth, cfg.dropout, name="regressor"
+            width,
+            cfg.regressor_hidden,
+            cfg.regressor_depth,
+            cfg.dropout,
+            unroll=cfg.unroll,
+            name="regressor",
         )
         cycle_encoder = cycle_decoder = None
         if cycle:
