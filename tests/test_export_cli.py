@@ -43,10 +43,28 @@ def test_export_script_then_tfs2s_export_then_models_config(run_dir, tmp_path):
     ):
         assert (v1 / name).exists(), name
 
-    res = run_cli(["-m", "tfs2s.cli", "export", "--run", run_dir, "--out", str(out), "--no-verify"])
+    meta = json.loads((v1 / "assets.extra/tfs2s.json").read_text())
+    assert meta["jit_compile"] is True  # the default, verified against Keras above
+    assert meta["server_flags"] == ["--xla_cpu_compilation_enabled=true"]
+
+    res = run_cli(
+        [
+            "-m",
+            "tfs2s.cli",
+            "export",
+            "--run",
+            run_dir,
+            "--out",
+            str(out),
+            "--no-jit-compile",
+            "--no-verify",
+        ]
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     assert json.loads(res.stdout[res.stdout.index("{") :])["version"] == 2
     assert sorted(p.name for p in (out / "tfs2s").iterdir()) == ["1", "2"]
+    meta = json.loads((out / "tfs2s" / "2" / "assets.extra/tfs2s.json").read_text())
+    assert meta["jit_compile"] is False and meta["server_flags"] == []
 
     res = run_cli(
         [

@@ -1,0 +1,304 @@
+"""Export: versioned, atomic, self-describing; the artefact stands alone."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfs2s import modalities as M
+from tfs2s.serving import export as export_mod
+from tfs2s.serving import testing
+from tfs2s.serving.export import (
+    METADATA_FILE,
+    ExportError,
+    export_models,
+    export_trained,
+    next_version,
+    pad_steps,
+    verify_export,
+)
+from tfs2s.serving.models_config import versions
+from tfs2s.serving.signatures import SERVING_DEFAULT, TRANSLATE, spec_from_models
+from tfs2s.serving.warmup import WARMUP_BATCH_SIZES, WARMUP_FILE, example_inputs, read_warmup
+from tfs2s.training.metrics import to_class7
+
+L = 4
+
+
+@pytest.fixture(scope="module")
+def stand_in():
+    s = testing.stand_in_models("T_V", L)
+    spec = spec_from_models("T_V", s.sentiment_model, s.translators[0], max_seq_len=L)
+    return spec, s
+
+
+def _export(stand_in, out, **kwargs):
+    spec, s = stand_in
+    return export_models(spec, s.sentiment_model, s.translators[0], out=out, **kwargs)
+
+
+def _leftovers(model_dir: Path) -> list[str]:
+    return sorted(p.name for p in model_dir.iterdir() if not p.name.isdigit())
+
+
+# --------------------------------------------------------------------------- stand-in models
+
+
+def test_exporting_twice_gives_versions_1_and_2_with_the_full_layout(stand_in, tmp_path):
+    first = _export(stand_in, tmp_path, name="m")
+    second = _export(stand_in, tmp_path, name="m", verify=False)
+    assert (first.version, second.version) == (1, 2)
+    assert first.path == tmp_path / "m" / "1" and second.path == tmp_path / "m" / "2"
+    assert versions(tmp_path / "m") == [1, 2] and _leftovers(tmp_path / "m") == []
+    for r in (first, second):
+        for name in ("saved_model.pb", "variables", WARMUP_FILE, METADATA_FILE):
+            assert (r.path / name).exists(), name
+    meta = json.loads((first.path / METADATA_FILE).read_text())
+    assert meta == stand_in[0].to_dict()
+    assert meta["inputs"] == {"text": 6} and meta["targets"] == {"video": 3}
+
+
+def test_next_version_counts_only_integer_directories(tmp_path):
+    assert next_version(tmp_path / "missing") == 1
+    for name in ("3", "10", "latest", ".tmp-export-x", "7a"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "11").write_text("a file, not a version")
+    assert versions(tmp_path) == [3, 10] and next_version(tmp_path) == 11
+
+
+def test_an_existing_version_is_never_overwritten(stand_in, tmp_path):
+    (tmp_path / "m" / "1").mkdir(parents=True)
+    (tmp_path / "m" / "1" / "keep").write_text("old")
+    (tmp_path / "m" / "2").write_text("a stray file where version 2 would go")
+    result = _export(stand_in, tmp_path, name="m", verify=False)
+    assert result.version == 3
+    assert (tmp_path / "m" / "1" / "keep").read_text() == "old"
+    assert (tmp_path / "m" / "2").read_text().startswith("a stray file")
+
+
+def _fail_after_partial_write(monkeypatch):
+    def write_then_fail(path, logs):
+        (Path(path) / "assets.extra").mkdir(exist_ok=True)
+        (Path(path) / WARMUP_FILE).write_bytes(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(export_mod, "write_warmup", write_then_fail)
+
+
+def test_failed_export_leaves_no_partial_version(stand_in, tmp_path, monkeypatch):
+    _export(stand_in, tmp_path, name="m", verify=False)
+    _fail_after_partial_write(monkeypatch)
+    with pytest.raises(OSError, match="disk full"):
+        _export(stand_in, tmp_path, name="m")
+    assert versions(tmp_path / "m") == [1] and _leftovers(tmp_path / "m") == []
+    # a model directory the failed export created is removed again
+    with pytest.raises(OSError, match="disk full"):
+        _export(stand_in, tmp_path, name="new")
+    assert not (tmp_path / "new").exists()
+
+
+def test_verification_failure_publishes_nothing(stand_in, tmp_path):
+    spec, s = stand_in
+    other = testing.stand_in_models("T_V", L, seed=1)
+    path = _export(stand_in, tmp_path, name="m").path
+    with pytest.raises(ExportError, match="'sentiment' differs from the Keras model"):
+        verify_export(path, spec, other.sentiment_model, s.translators[0])
+    with pytest.raises(ExportError, match="'translation' differs from the Keras model"):
+        verify_export(path, spec, s.sentiment_model, other.translators[0])
+
+
+def test_a_warmup_request_that_does_not_fit_publishes_nothing(stand_in, tmp_path, monkeypatch):
+    spec, _ = stand_in
+    real_logs = export_mod.warmup_logs
+
+    def bad_logs(spec, name, batch_sizes):
+        logs = real_logs(spec, name, batch_sizes)
+        logs[-1].predict_log.request.inputs["text"].CopyFrom(
+            tf.make_tensor_proto(np.zeros((1, L, 5), np.float32))
+        )
+        return logs
+
+    monkeypatch.setattr(export_mod, "warmup_logs", bad_logs)
+    with pytest.raises(ExportError, match=r"does not fit: input 'text' is float32 \(1, 4, 5\)"):
+        _export(stand_in, tmp_path, name="m")
+    assert not (tmp_path / "m").exists()
+
+
+def test_model_name_must_be_one_path_component(stand_in, tmp_path):
+    for name in ("", "..", "a/b"):
+        with pytest.raises(ValueError, match="single path component"):
+            _export(stand_in, tmp_path, name=name)
+
+
+# --------------------------------------------------------------------------- a real tiny run
+
+
+@pytest.fixture(scope="module")
+def real(tiny_export):
+    result, trained = tiny_export
+    return result, trained, tf.saved_model.load(str(result.path))
+
+
+def _keras(trained, inputs, length):
+    padded = pad_steps(inputs, length)
+    sentiment = np.asarray(trained.sentiment_model(padded, training=False)["sentiment"])
+    translation = np.asarray(trained.translators[0](padded, training=False)["translation"])
+    return sentiment.reshape(-1), translation[:, : inputs[M.MASK].shape[1]]
+
+
+FRESH_PROCESS = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    import tensorflow as tf
+
+    path, inputs_file, out_file = sys.argv[1:]
+    loaded = tf.saved_model.load(path)
+    inputs = dict(np.load(inputs_file))
+    out = {}
+    for sig in ("serving_default", "translate"):
+        res = loaded.signatures[sig](**{k: tf.constant(v) for k, v in inputs.items()})
+        out.update({f"{sig}/{k}": v.numpy() for k, v in res.items()})
+    meta = json.loads(loaded.metadata().numpy().decode())
+    np.savez(out_file, **out)
+    print(json.dumps({"tfs2s_imported": "tfs2s" in sys.modules, "topology": meta["topology"]}))
+    """
+)
+
+
+@pytest.mark.parametrize("steps", [20, 7])
+def test_fresh_process_without_tfs2s_matches_keras(real, tmp_path, steps):
+    result, trained, _ = real
+    inputs = example_inputs(result.spec.inputs, batch=5, steps=steps, seed=steps)
+    np.savez(tmp_path / "in.npz", **inputs)
+    script = tmp_path / "serve.py"
+    script.write_text(FRESH_PROCESS)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            str(result.path),
+            str(tmp_path / "in.npz"),
+            str(tmp_path / "out.npz"),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["tfs2s_imported"] is False and report["topology"] == "T_V"
+    out = dict(np.load(tmp_path / "out.npz", allow_pickle=True))
+    sentiment, translation = _keras(trained, inputs, result.spec.max_seq_len)
+    np.testing.assert_allclose(out["serving_default/sentiment"], sentiment, atol=1e-5)
+    np.testing.assert_array_equal(
+        out["serving_default/polarity"], (sentiment >= 0).astype(np.int32)
+    )
+    np.testing.assert_array_equal(
+        out["serving_default/sentiment_class"], to_class7(out["serving_default/sentiment"])
+    )
+    labels = np.where(sentiment >= 0, b"non-negative", b"negative")
+    assert out["serving_default/polarity_label"].tolist() == labels.tolist()
+    assert out["translate/translation"].shape == (5, steps, 47)
+    np.testing.assert_allclose(out["translate/translation"], translation, atol=1e-5)
+
+
+def _saved_model_cli() -> list[str]:
+    script = Path(sys.executable).with_name("saved_model_cli")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli"]
+
+
+def test_saved_model_cli_lists_the_signatures(real):
+    result, _, _ = real
+    proc = subprocess.run(
+        [*_saved_model_cli(), "show", "--dir", str(result.path), "--all"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = proc.stdout
+
+    def tensors(signature: str, kind: str) -> dict[str, tuple[str, str]]:
+        block = text.split(f"signature_def['{signature}']:", 1)[1].split("Method name is:", 1)[0]
+        part = block.split("output(s):", 1)[0 if kind == "inputs" else 1]
+        found = re.findall(
+            kind + r"\['(\w+)'\] tensor_info:\s+dtype: (\w+)\s+shape: (\([^)]*\))", part
+        )
+        return {name: (dtype, shape) for name, dtype, shape in found}
+
+    expected_inputs = {"text": ("DT_FLOAT", "(-1, -1, 300)"), "mask": ("DT_FLOAT", "(-1, -1)")}
+    for sig in (SERVING_DEFAULT, TRANSLATE):
+        assert tensors(sig, "inputs") == expected_inputs
+    assert tensors(SERVING_DEFAULT, "outputs") == {
+        "sentiment": ("DT_FLOAT", "(-1)"),
+        "polarity": ("DT_INT32", "(-1)"),
+        "polarity_label": ("DT_STRING", "(-1)"),
+        "sentiment_class": ("DT_INT32", "(-1)"),
+    }
+    assert tensors(TRANSLATE, "outputs") == {"translation": ("DT_FLOAT", "(-1, -1, 47)")}
+    assert text.count("Method name is: tensorflow/serving/predict") >= 2
+
+
+def test_warmup_requests_parse_and_run_against_the_signatures(real):
+    result, _, loaded = real
+    logs = list(read_warmup(result.path))
+    seen = []
+    for log in logs:
+        assert log.WhichOneof("log_type") == "predict_log"
+        request = log.predict_log.request
+        assert request.model_spec.name == "tfs2s"
+        inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
+        assert {k: v.dtype for k, v in inputs.items()} == {"text": np.float32, "mask": np.float32}
+        batch = inputs["mask"].shape[0]
+        assert inputs["text"].shape == (batch, 20, 300) and inputs["mask"].shape == (batch, 20)
+        out = loaded.signatures[request.model_spec.signature_name](
+            **{k: tf.constant(v) for k, v in inputs.items()}
+        )
+        assert all(v.shape[0] == batch for v in out.values())
+        seen.append((request.model_spec.signature_name, batch))
+    assert sorted(seen) == sorted(
+        (s, b) for s in (SERVING_DEFAULT, TRANSLATE) for b in WARMUP_BATCH_SIZES
+    )
+
+
+def test_model_server_session_serves_the_export_and_checks_inputs(real):
+    result, _, loaded = real
+    session = testing.ModelServerSession(result.path)
+    try:
+        inputs = example_inputs(result.spec.inputs, batch=3, steps=9)
+        got = session.run(SERVING_DEFAULT, inputs)
+        want = loaded.signatures[SERVING_DEFAULT](**{k: tf.constant(v) for k, v in inputs.items()})
+        np.testing.assert_allclose(got["sentiment"], want["sentiment"].numpy(), atol=1e-6)
+        inputs["text"] = inputs["text"][..., :299]
+        with pytest.raises(tf.errors.InvalidArgumentError) as info:
+            session.run(SERVING_DEFAULT, inputs)
+        assert "input `text` must be float32 (batch, steps<=20, 300); found last dim] [299]" in str(
+            info.value
+        )
+    finally:
+        session.close()
+
+
+def test_a_seq2seq_run_without_its_translator_is_refused(tmp_path):
+    s = testing.stand_in_models("embed_AV_T", L)
+    s.translators = []
+    with pytest.raises(ValueError, match=r"none of its translators reads \['audio', 'mask'\]"):
+        export_trained(s, L, out=tmp_path)
+    assert not any(tmp_path.iterdir())

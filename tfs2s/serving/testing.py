@@ -1,0 +1,175 @@
+"""Test helpers for :mod:`tfs2s.serving`: stand-in models and tiny trained runs.
+
+:func:`stand_in_models` builds untrained Keras functional models with the exact
+interface of a trained run (dict inputs ``{modalities..., "mask"}``, outputs
+``{"sentiment"}`` / ``{"translation"}``) in milliseconds, for unit tests of the
+signatures. :func:`tiny_run` trains a real run once per process and caches it,
+for the end-to-end export tests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from tfs2s import modalities as M
+from tfs2s.topology import Topology, parse_topology
+
+#: Tiny feature sizes for stand-in models (the real ones are :data:`~tfs2s.modalities.PAPER_DIMS`).
+TINY_DIMS: dict[str, int] = {"text": 6, "audio": 5, "video": 3}
+
+
+@dataclasses.dataclass
+class StandIn:
+    """What :meth:`TrainedModel.load` returns, with untrained stand-in models.
+
+    Attributes:
+        topology: the parsed topology.
+        sentiment_model: ``{inference modalities..., "mask"} -> {"sentiment": (batch,)}``.
+        translators: ``[{sources..., "mask"} -> {"translation": (batch, L, target_dim)}]``;
+            empty for baselines.
+    """
+
+    topology: Topology
+    sentiment_model: Any
+    translators: list
+
+
+def stand_in_models(
+    topology: str | Topology,
+    max_seq_len: int = 4,
+    dims: Mapping[str, int] = TINY_DIMS,
+    seed: int = 0,
+) -> StandIn:
+    """Untrained functional models shaped like a trained run of ``topology``.
+
+    The sentiment model is a masked mean of a per-step dense layer followed by a dense
+    regressor; the translator is a per-step dense layer onto the concatenated targets.
+    """
+    import keras
+
+    topology = parse_topology(topology) if isinstance(topology, str) else topology
+    keras.utils.set_random_seed(seed)
+    names = topology.inference_modalities
+
+    def inputs():
+        out = {n: keras.Input((max_seq_len, dims[n]), name=n) for n in names}
+        out[M.MASK] = keras.Input((max_seq_len,), name=M.MASK)
+        return out
+
+    def features(x):
+        parts = [x[n] for n in names]
+        return parts[0] if len(parts) == 1 else keras.layers.Concatenate()(parts)
+
+    x = inputs()
+    h = keras.layers.Dense(4, activation="tanh")(features(x))
+    mask = keras.layers.Reshape((max_seq_len, 1))(x[M.MASK])
+    pooled = keras.layers.Lambda(
+        lambda t: keras.ops.sum(t[0] * t[1], axis=1) / keras.ops.maximum(keras.ops.sum(t[1], 1), 1)
+    )([h, mask])
+    score = keras.layers.Dense(1, kernel_initializer=keras.initializers.RandomNormal(stddev=3.0))(
+        pooled
+    )
+    sentiment = keras.layers.Reshape(())(score)
+    sentiment_model = keras.Model(x, {"sentiment": sentiment}, name="stand_in_sentiment")
+
+    translators = []
+    if not topology.is_baseline:
+        target_dim = sum(dims[M.name_of(c)] for c in topology.target)
+        x = inputs()
+        y = keras.layers.Dense(target_dim)(features(x))
+        translators.append(keras.Model(x, {"translation": y}, name="stand_in_translator"))
+    return StandIn(topology, sentiment_model, translators)
+
+
+#: A tiny but real training config: 1 epoch of each phase on 120 synthetic segments.
+TINY_RUN_OVERRIDES: dict[str, object] = {
+    "data.synthetic_segments": 120,
+    "train.epochs": 1,
+    "train.translator_epochs": 1,
+    "model.hidden": 4,
+    "model.regressor_hidden": 4,
+}
+
+_RUNS: dict[str, str] = {}
+
+
+def tiny_run(root: str | os.PathLike, topology: str = "T_V") -> str:
+    """Train ``topology`` tiny once per process into ``root/<topology>``; return the run dir.
+
+    Writes what ``tfs2s.training.run.run`` writes for export (``params.yaml`` and the
+    saved models) through the same calls, without its evaluation and TensorBoard logs.
+    """
+    if topology not in _RUNS:
+        from tfs2s.config import RunConfig, dump_yaml
+        from tfs2s.data.sources import load_source
+        from tfs2s.training.fit import train_model
+        from tfs2s.training.run import set_determinism
+
+        cfg = RunConfig().replace(topology=topology, **TINY_RUN_OVERRIDES)
+        out = os.path.join(os.fspath(root), topology)
+        os.makedirs(out, exist_ok=True)
+        set_determinism(cfg.train.seed)
+        dump_yaml(cfg, os.path.join(out, "params.yaml"))
+        trained = train_model(
+            parse_topology(topology), cfg.model, cfg.train, load_source(cfg.data), verbose=0
+        )
+        trained.save(out)
+        _RUNS[topology] = out
+    return _RUNS[topology]
+
+
+class ModelServerSession:
+    """Run a SavedModel's signatures the way ``tensorflow_model_server`` does.
+
+    ModelServer loads the ``serve`` MetaGraph into a TF1 session and calls
+    ``Session::Run`` with the SignatureDef's tensor names, converting each request
+    tensor without checking it against the declared shape. ``Session.run`` in Python
+    would reject a misshapen feed first, so this goes through a callable made from
+    ``CallableOptions``, which feeds tensors as they are.
+    """
+
+    def __init__(self, saved_model_dir: str | os.PathLike):
+        import tensorflow as tf
+
+        self._graph = tf.Graph()
+        self._session = tf.compat.v1.Session(graph=self._graph)
+        with self._graph.as_default():
+            meta_graph = tf.compat.v1.saved_model.loader.load(
+                self._session, ["serve"], os.fspath(saved_model_dir)
+            )
+        self.signature_defs = dict(meta_graph.signature_def)
+
+    def run(self, signature: str, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        from tensorflow.core.protobuf import config_pb2
+
+        sig = self.signature_defs[signature]
+        names = sorted(inputs)
+        outputs = sorted(sig.outputs)
+        options = config_pb2.CallableOptions(
+            feed=[sig.inputs[n].name for n in names], fetch=[sig.outputs[n].name for n in outputs]
+        )
+        call = self._session._make_callable_from_options(options)
+        return dict(zip(outputs, call(*[inputs[n] for n in names]), strict=True))
+
+    def close(self) -> None:
+        self._session.close()
+
+
+def rest_to_tensors(payload: Mapping, dtypes: Mapping[str, object]) -> dict[str, np.ndarray]:
+    """Turn a REST predict payload into input tensors as TF-Serving does.
+
+    Row format: every instance is an object of named examples, stacked along a new
+    batch dimension; columnar format: each named value is the whole tensor. Values
+    take the dtype the signature declares.
+    """
+    if ("instances" in payload) == ("inputs" in payload):
+        raise ValueError("a predict payload holds exactly one of 'instances' and 'inputs'")
+    if "instances" in payload:
+        rows = payload["instances"]
+        return {n: np.stack([np.asarray(r[n], dtypes[n]) for r in rows]) for n in dtypes}
+    return {n: np.asarray(payload["inputs"][n], dtypes[n]) for n in dtypes}
