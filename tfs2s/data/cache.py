@@ -382,8 +382,9 @@ class CachedSource:
 
         Shuffling reshuffles the shard order every epoch, interleaves ``cycle_length``
         shards and shuffles examples in a ``shuffle_buffer``-sized buffer, so it is
-        bounded in memory and only approximately uniform over a large split.
-        Without shuffling, examples come in the order they were prepared.
+        bounded in memory and only approximately uniform over a large split. With
+        ``repeat``, epoch k's order depends on (seed, k) only, not on how many iterators
+        were opened before. Without shuffling, examples come in the order they were prepared.
 
         Returns:
             ``tf.data.Dataset`` of ``({name: float32 (batch, max_seq_len, dim), "mask":
@@ -393,24 +394,26 @@ class CachedSource:
         check_batching(batch_size, names)
         self.require(names, f"the {split} dataset")
         files = self._files(split)
-        if shuffle:
-            ds = tf.data.Dataset.from_tensor_slices(files)
-            ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-            ds = ds.interleave(
-                lambda f: tf.data.TFRecordDataset(f, compression_type=self._compression),
-                cycle_length=min(self.cycle_length, len(files)),
-                block_length=1,
-                num_parallel_calls=tf.data.AUTOTUNE,
-                deterministic=True,
-            )
-            # A different stream from the file shuffle, derived from the same seed.
-            ds = ds.shuffle(self.shuffle_buffer, seed=seed + 1, reshuffle_each_iteration=True)
+        parse = self._parser(names)
+        if shuffle and repeat:
+            # Each epoch's order is a pure function of (seed, epoch), as in the in-memory
+            # pipeline: Keras may open and drop extra iterators under multi-replica
+            # strategies, which would advance stateful shuffle seeds.
+            def epoch_batches(epoch: tf.Tensor) -> tf.data.Dataset:
+                ds = self._shuffled_records(files, seed, epoch)
+                ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
+                return ds.batch(batch_size, drop_remainder=drop_remainder)
+
+            ds = tf.data.Dataset.counter().flat_map(epoch_batches)
         else:
-            ds = tf.data.TFRecordDataset(files, compression_type=self._compression)
-        ds = ds.map(self._parser(names), num_parallel_calls=tf.data.AUTOTUNE)
-        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-        if repeat:
-            ds = ds.repeat()
+            if shuffle:
+                ds = self._shuffled_records(files, seed, None)
+            else:
+                ds = tf.data.TFRecordDataset(files, compression_type=self._compression)
+            ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
+            ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+            if repeat:
+                ds = ds.repeat()
         options = tf.data.Options()
         # Multi-worker: every worker reads all shards and keeps its share of the batches.
         # FILE sharding would fail with fewer shards than workers (small valid/test).
@@ -418,6 +421,37 @@ class CachedSource:
             tf.data.experimental.AutoShardPolicy.DATA
         )
         return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+    def _shuffled_records(
+        self, files: list[str], seed: int, epoch: tf.Tensor | None
+    ) -> tf.data.Dataset:
+        """Serialized records of ``files`` in a shuffled order.
+
+        With ``epoch`` (int64 scalar), the order depends on (seed, epoch) only; without,
+        every new iterator draws the next order of a seeded stateful stream.
+        """
+        if epoch is None:
+            ds = tf.data.Dataset.from_tensor_slices(files)
+            ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+            # A different stream from the file shuffle, derived from the same seed.
+            buffer_seed = seed + 1
+        else:
+            keys = tf.random.stateless_uniform(
+                [len(files)], seed=tf.stack([tf.constant(seed, tf.int64), epoch])
+            )
+            ds = tf.data.Dataset.from_tensor_slices(tf.gather(tf.constant(files), tf.argsort(keys)))
+            # One op seed per (seed, epoch); 1_000_003 keeps nearby seeds' streams apart.
+            buffer_seed = tf.constant(seed + 1, tf.int64) * 1_000_003 + epoch
+        ds = ds.interleave(
+            lambda f: tf.data.TFRecordDataset(f, compression_type=self._compression),
+            cycle_length=min(self.cycle_length, len(files)),
+            block_length=1,
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        )
+        return ds.shuffle(
+            self.shuffle_buffer, seed=buffer_seed, reshuffle_each_iteration=epoch is None
+        )
 
     def _parser(self, names: Sequence[str]):
         """A function from one serialized record to ``(features, label)``, padded."""

@@ -93,6 +93,29 @@ def test_shuffled_stream_has_same_examples_new_order_each_epoch(cached, tiny):
     np.testing.assert_array_equal(_collect(again)[1], y2)
 
 
+def test_repeated_shuffle_order_depends_only_on_seed_and_epoch(cached, tiny):
+    src = CachedSource(cached, shuffle_buffer=8)
+
+    def epochs(ds, k):
+        # train has 23 segments: batches of 4 -> 6 per epoch, the last one short
+        it = iter(ds)
+        return [np.concatenate([next(it)[1].numpy() for _ in range(6)]) for _ in range(k)]
+
+    ds = src.dataset("train", ["text"], 4, shuffle=True, seed=3, repeat=True)
+    first = epochs(ds, 3)
+    # an abandoned iterator (as Keras makes under multi-replica strategies) changes nothing
+    next(iter(ds))
+    again = epochs(ds, 3)
+    for a, b in zip(first, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+    labels = np.sort(tiny.splits["train"].labels)
+    for epoch in first:
+        np.testing.assert_array_equal(np.sort(epoch), labels)
+    assert not np.array_equal(first[0], first[1])
+    other = epochs(src.dataset("train", ["text"], 4, shuffle=True, seed=4, repeat=True), 1)
+    assert not np.array_equal(first[0], other[0])
+
+
 def test_batching_options(cached):
     src = CachedSource(cached)
     batches = list(src.dataset("train", ["video"], 10, drop_remainder=True))
