@@ -6,9 +6,12 @@ Prints and writes JSON (default ``benchmarks/results/bench_train.json``):
   and the median of the epochs after the first of each phase (the first pays for tracing);
   target for ``embed_AV_T``: a steady epoch under 1 s on a 2-core machine;
 * with ``--paper``: the wall time of one full ``tfs2s experiments paper --seeds 1``
-  (26 rows); target: 26 rows x 5 seeds in under 60 minutes, i.e. ``--seeds 1`` under 12.
+  (26 rows); target: 26 rows x 5 seeds in under 60 minutes. ``--paper-seeds 5`` times the
+  target itself (later seeds reuse the first seed's traced models, so 5 x the one-seed time
+  overestimates it); ``--paper-out DIR`` keeps the runs and tables (DIR must be new).
 
-Usage: ``python benchmarks/bench_train.py [--paper] [--epochs 6] [--out FILE]``
+Usage: ``python benchmarks/bench_train.py [--paper [--paper-seeds N] [--paper-out DIR]]
+[--epochs 6] [--skip-epochs] [--out FILE]``
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -80,41 +84,84 @@ def time_epochs(topology: str, epochs: int) -> dict:
     }
 
 
-def time_paper(out_dir: str) -> dict:
+def time_paper(out_dir: str, seeds: int) -> dict:
+    if os.path.exists(os.path.join(out_dir, "runs")):
+        # finished runs would be skipped and the time would mean nothing
+        raise SystemExit(f"--paper-out {out_dir} already holds runs; give a new directory")
+    load_before = os.getloadavg()
     t0 = time.perf_counter()
     res = subprocess.run(
-        [sys.executable, "-m", "tfs2s.cli", "experiments", "paper", "--seeds", "1",
-         "--out", out_dir, "--quiet"],
+        [
+            sys.executable,
+            "-m",
+            "tfs2s.cli",
+            "experiments",
+            "paper",
+            "--seeds",
+            str(seeds),
+            "--out",
+            out_dir,
+            "--quiet",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
     )
     wall = time.perf_counter() - t0
+    with open(os.path.join(out_dir, "paper.log"), "w") as f:
+        f.write(res.stdout)
     if res.returncode != 0:
         raise RuntimeError(f"experiments paper failed:\n{res.stderr[-4000:]}")
-    return {"paper_seeds1_wall_seconds": round(wall, 1), "rows": 26,
-            "projected_5_seeds_minutes": round(5 * wall / 60, 1), "target_5_seeds_minutes": 60}
+    run_seconds = [float(m) for m in re.findall(r": ([0-9.]+) s, ", res.stdout)]
+    result = {
+        "seeds": seeds,
+        "rows": 26,
+        "runs": len(run_seconds),
+        "wall_seconds": round(wall, 1),
+        "wall_minutes": round(wall / 60, 1),
+        "run_seconds_median": round(statistics.median(run_seconds), 1) if run_seconds else None,
+        "run_seconds_max": round(max(run_seconds), 1) if run_seconds else None,
+        "loadavg_before": [round(x, 2) for x in load_before],
+        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+        "target_5_seeds_minutes": 60,
+    }
+    if seeds < 5:
+        result["projected_5_seeds_minutes_upper_bound"] = round(5 / seeds * wall / 60, 1)
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=6)
-    parser.add_argument("--paper", action="store_true", help="also time experiments paper --seeds 1")
-    parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results", "bench_train.json"))
+    parser.add_argument("--paper", action="store_true", help="also time experiments paper")
+    parser.add_argument("--paper-seeds", type=int, default=1, help="seeds for --paper (default 1)")
+    parser.add_argument("--paper-out", metavar="DIR", help="keep the paper runs here (a new dir)")
+    parser.add_argument("--skip-epochs", action="store_true", help="only time the paper")
+    parser.add_argument(
+        "--out", default=os.path.join(ROOT, "benchmarks", "results", "bench_train.json")
+    )
     args = parser.parse_args()
 
     result = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
+        },
         "target_embed_AV_T_steady_epoch_seconds": 1.0,
         "topologies": {},
     }
-    for name in TOPOLOGIES:
+    for name in () if args.skip_epochs else TOPOLOGIES:
         result["topologies"][name] = time_epochs(name, args.epochs)
         print(f"{name:14s} steady epoch {result['topologies'][name]['steady_epoch_seconds']} s")
     if args.paper:
-        with tempfile.TemporaryDirectory() as d:
-            result["paper"] = time_paper(d)
-        print(f"paper --seeds 1: {result['paper']['paper_seeds1_wall_seconds']} s")
+        if args.paper_out:
+            result["paper"] = time_paper(args.paper_out, args.paper_seeds)
+        else:
+            with tempfile.TemporaryDirectory() as d:
+                result["paper"] = time_paper(d, args.paper_seeds)
+        p = result["paper"]
+        print(f"paper --seeds {p['seeds']}: {p['wall_minutes']} min for {p['runs']} runs")
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     tmp = args.out + ".tmp"
     with open(tmp, "w") as f:

@@ -24,7 +24,11 @@ def test_defaults_are_the_paper_defaults():
 
 def test_yaml_round_trip(tmp_path):
     cfg = RunConfig().replace(
-        **{"topology": "T_concat_AV", "train.seed": 7, "data.data_map": {"text": "a", "labels": "l"}}
+        **{
+            "topology": "T_concat_AV",
+            "train.seed": 7,
+            "data.data_map": {"text": "a", "labels": "l"},
+        }
     )
     dump_yaml(cfg, tmp_path / "params.yaml")
     assert load_yaml(tmp_path / "params.yaml") == cfg
@@ -40,7 +44,9 @@ def test_resolution_order_yaml_then_set(tmp_path):
 
 
 def test_set_values_are_typed():
-    cfg = apply_overrides(RunConfig(), parse_set(["train.learning_rate=1e-3", "data.max_seq_len=30"]))
+    cfg = apply_overrides(
+        RunConfig(), parse_set(["train.learning_rate=1e-3", "data.max_seq_len=30"])
+    )
     assert cfg.train.learning_rate == pytest.approx(1e-3)
     assert cfg.data.max_seq_len == 30 and isinstance(cfg.data.max_seq_len, int)
 
@@ -50,7 +56,10 @@ def test_set_values_are_typed():
     [
         ({"train.foo": 1}, "unknown config key 'train.foo'; valid keys: topology, data.path"),
         ({"nosection.x": 1}, "unknown config key"),
-        ({"train.mode": "both"}, "train.mode: expected one of ['two_phase', 'joint'], found 'both'"),
+        (
+            {"train.mode": "both"},
+            "train.mode: expected one of ['two_phase', 'joint'], found 'both'",
+        ),
         ({"model.hidden": 0}, "model.hidden: expected a value > 0, found 0"),
         ({"model.hidden": 2.5}, "model.hidden: expected an integer, found 2.5"),
         ({"train.finetune_encoder": "maybe"}, "expected true/false, found 'maybe'"),

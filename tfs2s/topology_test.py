@@ -55,8 +55,23 @@ def test_other_well_formed_names_work():
 
 @pytest.mark.parametrize(
     "bad",
-    ["", "foo", "T", "T_T", "T_V_A", "baseline_TT", "baseline_X", "concat_T_A", "embed_T_A",
-     "embed_TAV_A", "T_embed_AV", "embed_AV_V", "baseline", "t_v", "concat_TA"],
+    [
+        "",
+        "foo",
+        "T",
+        "T_T",
+        "T_V_A",
+        "baseline_TT",
+        "baseline_X",
+        "concat_T_A",
+        "embed_T_A",
+        "embed_TAV_A",
+        "T_embed_AV",
+        "embed_AV_V",
+        "baseline",
+        "t_v",
+        "concat_TA",
+    ],
 )
 def test_malformed_names_are_rejected_with_the_grammar(bad):
     with pytest.raises(ValueError, match="malformed topology") as e:
