@@ -92,6 +92,13 @@ class TrainConfig:
         seed: random seed (weights, shuffling); op determinism is on.
         strategy: ``auto``, ``one``, ``mirrored`` or ``multiworker``.
         jit_compile: XLA-compile the train/predict steps.
+        steps_per_execution: training batches per compiled call. ``0`` runs a whole epoch
+            in one call (fastest: no Python between batches; progress bars and
+            per-batch callbacks then update once per epoch); ``1`` one batch per call.
+            Other values become their greatest common divisor with the steps per epoch.
+        eval_batch_size: batch size of the valid-loss pass after every epoch and of the
+            final predictions (no gradients, so it can be large: CMU-MOSI's valid split
+            is one batch).
     """
 
     mode: str = "two_phase"
@@ -107,6 +114,8 @@ class TrainConfig:
     seed: int = 0
     strategy: str = "auto"
     jit_compile: bool = False
+    steps_per_execution: int = 0
+    eval_batch_size: int = 1024
 
 
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -124,12 +133,14 @@ POSITIVE: tuple[str, ...] = (
     "model.regressor_hidden",
     "model.regressor_depth",
     "train.batch_size",
+    "train.eval_batch_size",
     "train.learning_rate",
 )
 NON_NEGATIVE: tuple[str, ...] = (
     "train.epochs",
     "train.translator_epochs",
     "train.patience",
+    "train.steps_per_execution",
     "train.translation_weight",
     "train.cycle_weight",
     "model.dropout",

@@ -41,7 +41,7 @@ import tensorflow as tf
 from tfs2s import modalities as M
 from tfs2s.data.dataset import SPLITS, MosiData, Split, feature_stats
 from tfs2s.data.inspect import split_summary
-from tfs2s.data.pipeline import check_batching, check_split
+from tfs2s.data.pipeline import PARALLEL_CALLS, check_batching, check_split, finish_pipeline
 
 FORMAT = "tfs2s-aligned-cache"
 VERSION = 1
@@ -401,7 +401,7 @@ class CachedSource:
             # strategies, which would advance stateful shuffle seeds.
             def epoch_batches(epoch: tf.Tensor) -> tf.data.Dataset:
                 ds = self._shuffled_records(files, seed, epoch)
-                ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
+                ds = ds.map(parse, num_parallel_calls=PARALLEL_CALLS)
                 return ds.batch(batch_size, drop_remainder=drop_remainder)
 
             ds = tf.data.Dataset.counter().flat_map(epoch_batches)
@@ -410,7 +410,7 @@ class CachedSource:
                 ds = self._shuffled_records(files, seed, None)
             else:
                 ds = tf.data.TFRecordDataset(files, compression_type=self._compression)
-            ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
+            ds = ds.map(parse, num_parallel_calls=PARALLEL_CALLS)
             ds = ds.batch(batch_size, drop_remainder=drop_remainder)
             if repeat:
                 ds = ds.repeat()
@@ -420,7 +420,7 @@ class CachedSource:
         options.experimental_distribute.auto_shard_policy = (
             tf.data.experimental.AutoShardPolicy.DATA
         )
-        return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+        return finish_pipeline(ds.with_options(options))
 
     def _shuffled_records(
         self, files: list[str], seed: int, epoch: tf.Tensor | None
@@ -433,25 +433,31 @@ class CachedSource:
         if epoch is None:
             ds = tf.data.Dataset.from_tensor_slices(files)
             ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-            # A different stream from the file shuffle, derived from the same seed.
-            buffer_seed = seed + 1
         else:
             keys = tf.random.stateless_uniform(
                 [len(files)], seed=tf.stack([tf.constant(seed, tf.int64), epoch])
             )
             ds = tf.data.Dataset.from_tensor_slices(tf.gather(tf.constant(files), tf.argsort(keys)))
-            # One op seed per (seed, epoch); 1_000_003 keeps nearby seeds' streams apart.
-            buffer_seed = tf.constant(seed + 1, tf.int64) * 1_000_003 + epoch
         ds = ds.interleave(
             lambda f: tf.data.TFRecordDataset(f, compression_type=self._compression),
             cycle_length=min(self.cycle_length, len(files)),
             block_length=1,
-            num_parallel_calls=tf.data.AUTOTUNE,
+            num_parallel_calls=PARALLEL_CALLS,
             deterministic=True,
         )
-        return ds.shuffle(
-            self.shuffle_buffer, seed=buffer_seed, reshuffle_each_iteration=epoch is None
-        )
+        if epoch is None:
+            # A different stream from the file shuffle, derived from the same seed.
+            return ds.shuffle(self.shuffle_buffer, seed=seed + 1, reshuffle_each_iteration=True)
+
+        # Stateless: permute consecutive blocks of `shuffle_buffer` records, each with a
+        # key of (seed, epoch, block). (A tensor seed for Dataset.shuffle is refused once
+        # a global seed is set.)
+        def permute(block_index: tf.Tensor, block: tf.Tensor) -> tf.data.Dataset:
+            key = tf.stack([tf.constant(seed + 1, tf.int64), epoch * 1_000_003 + block_index])
+            keys = tf.random.stateless_uniform(tf.shape(block), seed=key)
+            return tf.data.Dataset.from_tensor_slices(tf.gather(block, tf.argsort(keys)))
+
+        return ds.batch(self.shuffle_buffer).enumerate().flat_map(permute)
 
     def _parser(self, names: Sequence[str]):
         """A function from one serialized record to ``(features, label)``, padded."""

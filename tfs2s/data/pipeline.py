@@ -10,10 +10,16 @@ Every dataset yields ``(features, label)`` batches::
 each batch across replicas. Shuffling is seeded and reshuffles every epoch
 (``reshuffle_each_iteration``), so runs are reproducible under
 ``tf.config.experimental.enable_op_determinism()`` and every epoch sees a new order.
+
+Every pipeline runs with tf.data autotuning off and fixed parallelism
+(:func:`finish_pipeline`): with autotuning on, deleting an iterator waits for the
+autotuner's thread, which cost 0-10 s at the end of every ``fit`` here, more than a
+whole training phase at times. The pipelines are gathers and a few element-wise ops.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from typing import Protocol, runtime_checkable
 
@@ -22,6 +28,18 @@ import tensorflow as tf
 
 from tfs2s import modalities as M
 from tfs2s.data.dataset import SPLITS, MosiData, Split, feature_stats
+
+#: Parallel calls of the pipelines' map steps (autotuning is off, see the module doc).
+PARALLEL_CALLS = max(2, min(8, os.cpu_count() or 2))
+#: Batches prefetched at the end of a pipeline.
+PREFETCH = 2
+
+
+def finish_pipeline(ds: tf.data.Dataset) -> tf.data.Dataset:
+    """Prefetch ``PREFETCH`` batches and turn tf.data autotuning off (see the module doc)."""
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return ds.prefetch(PREFETCH).with_options(options)
 
 
 @runtime_checkable
@@ -162,16 +180,16 @@ def split_dataset(
             )
 
         ds = tf.data.Dataset.counter().flat_map(epoch_order)
-        ds = ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
-        return ds.prefetch(tf.data.AUTOTUNE)
+        ds = ds.map(gather, num_parallel_calls=PARALLEL_CALLS, deterministic=True)
+        return finish_pipeline(ds)
     ds = tf.data.Dataset.range(n)
     if shuffle:
         ds = ds.shuffle(max(n, 1), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-    ds = ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(gather, num_parallel_calls=PARALLEL_CALLS, deterministic=True)
     if repeat:
         ds = ds.repeat()
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return finish_pipeline(ds)
 
 
 class InMemorySource:

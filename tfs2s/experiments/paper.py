@@ -147,8 +147,15 @@ def run_paper(
                 trainer = Trainer(
                     parse_topology(name), cfg.model, cfg.train, source, strategy=strategy
                 )
+            # No per-epoch backups (10-20% of a run here): a rerun redoes a killed run.
             metrics = run(
-                cfg, path, verbose=verbose, source=source, strategy=strategy, trainer=trainer
+                cfg,
+                path,
+                verbose=verbose,
+                source=source,
+                strategy=strategy,
+                trainer=trainer,
+                backup=False,
             )
             split = "test" if "test" in metrics else "valid"
             log(

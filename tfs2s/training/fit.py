@@ -37,7 +37,7 @@ from keras import ops
 
 from tfs2s import modalities as M
 from tfs2s.config import ModelConfig, TrainConfig
-from tfs2s.data.pipeline import DataSource
+from tfs2s.data.pipeline import PARALLEL_CALLS, DataSource, finish_pipeline
 from tfs2s.layers.masked_normalization import normalize_features
 from tfs2s.models.topology_models import TopologyModels
 from tfs2s.topology import Topology, parse_topology
@@ -47,6 +47,8 @@ MODES: tuple[str, ...] = ("two_phase", "joint")
 SENTIMENT_FILE = "model.keras"
 TRANSLATOR_FILE = "translator.keras"
 METADATA_FILE = "trained.json"
+#: Evaluation data up to this size is kept in memory after its first pass.
+EVAL_CACHE_BYTES = 256 << 20
 
 
 @dataclasses.dataclass
@@ -329,8 +331,10 @@ class Trainer:
 
         Training batches are shuffled, repeated and full (a fixed batch shape keeps one
         trace, one XLA compilation) unless the split is smaller than one batch.
+        Evaluation batches are ``eval_batch_size`` large and, when the split is small,
+        cached after the first pass (the valid loss is computed after every epoch).
         """
-        batch = self.train_cfg.batch_size
+        batch = self.train_cfg.batch_size if training else self.train_cfg.eval_batch_size
         count = self.data.num_examples(split)
         full = training and count >= batch
         dataset = self.data.dataset(
@@ -342,9 +346,14 @@ class Trainer:
             drop_remainder=full,
             repeat=training,
         )
-        dataset = dataset.map(phase.prepare, num_parallel_calls=tf.data.AUTOTUNE)
+        dataset = dataset.map(phase.prepare, num_parallel_calls=PARALLEL_CALLS, deterministic=True)
         steps = count // batch if full else math.ceil(count / batch)
-        return dataset.prefetch(tf.data.AUTOTUNE), steps
+        if not training:
+            # inputs and (standardised) targets: at most twice the features of the split
+            width = sum(self.data.dims[name] for name in phase.modalities) + 1
+            if 2 * count * self.data.max_seq_len * width * 4 <= EVAL_CACHE_BYTES:
+                dataset = dataset.cache()
+        return finish_pipeline(dataset), steps
 
     # --- Training ---------------------------------------------------------------------
 
@@ -413,6 +422,12 @@ class Trainer:
             with self._scope():
                 optimizer.build(phase.model.trainable_variables)
         train, steps = self._dataset("train", phase, seed, training=True)
+        # A call must not run into the next epoch's batches: use a divisor of the steps.
+        per_call = math.gcd(self.train_cfg.steps_per_execution or steps, steps) or 1
+        if phase.model.steps_per_execution != per_call:
+            # The compiled train function loops over a fixed number of steps.
+            phase.model.steps_per_execution = per_call
+            phase.model.train_function = None
         valid = self._dataset("valid", phase, seed, training=False)[0] if self._has_valid else None
         phase_callbacks = []
         if valid is not None:

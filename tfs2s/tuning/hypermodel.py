@@ -130,7 +130,7 @@ class TopologyHyperModel(kt.HyperModel):
             self.source,
             "valid",
             self.topology.inference_modalities,
-            cfg.train.batch_size,
+            cfg.train.eval_batch_size,
         )
         metrics = sentiment_metrics(self.source.labels("valid"), pred)
         results = {f"valid_{k}": float(v) for k, v in metrics.items() if math.isfinite(v)}
