@@ -21,6 +21,11 @@ def add_parser(sub) -> None:
     )
     pp.add_argument("--out", default="runs/paper", metavar="DIR", help="results directory")
     pp.add_argument("--shard", metavar="i/n", help="run rows i, i+n, ... (1-based)")
+    pp.add_argument(
+        "--split",
+        choices=("valid", "test"),
+        help="split the tables report (default: test if the data has one, else valid)",
+    )
     pp.add_argument("--quiet", action="store_true", help="no progress bars")
     pp.set_defaults(func=_cmd_paper)
 
@@ -40,5 +45,6 @@ def _cmd_paper(args: argparse.Namespace) -> int:
         tables=tables,
         shard=parse_shard(args.shard),
         verbose=0 if args.quiet else 2,
+        split=args.split,
     )
     return 0

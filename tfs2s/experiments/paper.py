@@ -107,11 +107,13 @@ def run_paper(
     tables: Sequence[str] = ("unimodal", "bimodal", "trimodal"),
     shard: tuple[int, int] = (1, 1),
     verbose: int | str = 0,
+    split: str | None = None,
     log=print,
 ) -> dict[str, Any]:
     """Run every row of ``tables`` for ``seeds`` seeds (skipping finished runs) and aggregate.
 
-    Seeds are ``base.train.seed + k`` for k in range(seeds).
+    Seeds are ``base.train.seed + k`` for k in range(seeds). The tables report ``split``
+    (``valid`` or ``test``); by default ``test`` when the data has one, else ``valid``.
     """
     import keras
 
@@ -121,6 +123,13 @@ def run_paper(
     from tfs2s.training.strategies import is_chief, make_strategy
 
     source = load_source(base.data)
+    available = source.nonempty_splits()
+    if split is None:
+        split = "test" if "test" in available else "valid"
+    elif split not in ("valid", "test"):
+        raise ValueError(f"split: expected 'valid' or 'test', found {split!r}")
+    elif split not in available:
+        raise ValueError(f"split {split!r} is empty in {source.source}; it has {available}")
     plan = plan_rows(tables, source.modalities, shard)
     for name, why in plan.skipped.items():
         log(f"skip {name}: {why}")
@@ -157,14 +166,12 @@ def run_paper(
                 trainer=trainer,
                 backup=False,
             )
-            split = "test" if "test" in metrics else "valid"
             log(
                 f"[{done}/{total}] {name} seed {seed}: {time.perf_counter() - t0:.1f} s, "
                 f"{split} f1_2 {metrics[split]['f1_2']:.3f} f1_7 {metrics[split]['f1_7']:.3f}"
             )
         del trainer
         keras.backend.clear_session()
-    split = "test" if "test" in source.nonempty_splits() else "valid"
     if not is_chief(strategy):
         # Multi-worker: like each run's artefacts, the tables are written by the chief only.
         return {"rows": [], "summary": {}, "split": split, "skipped": plan.skipped}

@@ -138,3 +138,20 @@ def test_run_paper_trains_every_seed_then_a_rerun_redoes_only_a_lost_run(tmp_pat
     assert any("baseline_T seed 1: training" in line for line in logs)
     # the retrained run reproduces the lost one (same seed, same data)
     assert res["rows"][1]["mae"] == pytest.approx(first, abs=1e-6)
+
+    # the tables of the valid split, from the same runs: nothing is trained again
+    logs.clear()
+    res = paper.run_paper(
+        base,
+        str(tmp_path),
+        seeds=2,
+        tables=["unimodal"],
+        shard=(1, 3),
+        split="valid",
+        log=logs.append,
+    )
+    assert res["split"] == "valid" and {r["split"] for r in res["rows"]} == {"valid"}
+    assert sum("done before, skipped" in line for line in logs) == 2
+    assert "ours on the valid split" in (tmp_path / "results.md").read_text()
+    with pytest.raises(ValueError, match="expected 'valid' or 'test'"):
+        paper.run_paper(base, str(tmp_path), tables=["unimodal"], split="train", log=logs.append)
