@@ -94,9 +94,9 @@ class TrainConfig:
         jit_compile: XLA-compile the train/predict steps.
         steps_per_execution: training batches per compiled call. ``0`` runs a whole epoch
             in one call (fastest: no Python between batches; progress bars and
-            per-batch callbacks then update once per epoch; ``1`` under the multiworker
-            strategy, whose collectives cannot run in Keras' multi-step loop); ``1`` one
-            batch per call.
+            per-batch callbacks then update once per epoch; ``1`` under the mirrored and
+            multiworker strategies, whose distributed iterators cannot run in Keras'
+            multi-step loop); ``1`` one batch per call.
             Other values become their greatest common divisor with the steps per epoch.
         eval_batch_size: batch size of the valid-loss pass after every epoch and of the
             final predictions (no gradients, so it can be large: CMU-MOSI's valid split

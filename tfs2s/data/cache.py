@@ -438,11 +438,14 @@ class CachedSource:
                 [len(files)], seed=tf.stack([tf.constant(seed, tf.int64), epoch])
             )
             ds = tf.data.Dataset.from_tensor_slices(tf.gather(tf.constant(files), tf.argsort(keys)))
+        cycle_length = min(self.cycle_length, len(files))
         ds = ds.interleave(
             lambda f: tf.data.TFRecordDataset(f, compression_type=self._compression),
-            cycle_length=min(self.cycle_length, len(files)),
+            cycle_length=cycle_length,
             block_length=1,
-            num_parallel_calls=PARALLEL_CALLS,
+            # tf.data refuses more parallel calls than the cycle length (one shard per
+            # split is what `tfs2s data prepare` writes for MOSI-sized data).
+            num_parallel_calls=min(PARALLEL_CALLS, cycle_length),
             deterministic=True,
         )
         if epoch is None:

@@ -42,7 +42,7 @@ from tfs2s.layers.masked_normalization import normalize_features
 from tfs2s.models.topology_models import TopologyModels
 from tfs2s.topology import Topology, parse_topology
 from tfs2s.training.losses import TRANSLATION_LOSS, absolute_error, translation_step_weights
-from tfs2s.training.strategies import is_multi_worker
+from tfs2s.training.strategies import supports_multi_step
 
 MODES: tuple[str, ...] = ("two_phase", "joint")
 SENTIMENT_FILE = "model.keras"
@@ -179,13 +179,11 @@ class Trainer:
         self.strategy = strategy
         self.run_eagerly = run_eagerly
         self._has_valid = "valid" in data.nonempty_splits()
-        self._multi_worker = strategy is not None and is_multi_worker(strategy)
-        if self._multi_worker and train_cfg.steps_per_execution > 1:
-            # Keras' multi-step loop puts the step's collectives inside a tf.cond in a
-            # while loop, which multi-worker collective ops do not support.
+        self._multi_step = supports_multi_step(strategy)
+        if not self._multi_step and train_cfg.steps_per_execution > 1:
             raise ValueError(
                 f"train.steps_per_execution={train_cfg.steps_per_execution} is not supported "
-                "by the multiworker strategy; use 1 or 0 (0 means 1 there)"
+                f"by the {type(strategy).__name__}; use 1 or 0 (0 means 1 there)"
             )
         cycle = (
             train_cfg.mode == "joint" and train_cfg.cycle_weight > 0 and not topology.is_baseline
@@ -431,7 +429,7 @@ class Trainer:
             with self._scope():
                 optimizer.build(phase.model.trainable_variables)
         train, steps = self._dataset("train", phase, seed, training=True)
-        per_call = self.train_cfg.steps_per_execution or (1 if self._multi_worker else steps)
+        per_call = self.train_cfg.steps_per_execution or (steps if self._multi_step else 1)
         # A call must not run into the next epoch's batches: use a divisor of the steps.
         per_call = math.gcd(per_call, steps) or 1
         if phase.model.steps_per_execution != per_call:

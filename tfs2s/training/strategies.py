@@ -289,6 +289,21 @@ def is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
     return bool(getattr(extended, "_in_multi_worker_mode", lambda: False)())
 
 
+def supports_multi_step(strategy: tf.distribute.Strategy | None) -> bool:
+    """True where Keras' multi-step loop (``steps_per_execution > 1``) runs.
+
+    Under ``MirroredStrategy`` and ``MultiWorkerMirroredStrategy`` that loop fails: the
+    distributed iterator's ``get_next_as_optional`` inside the loop's ``tf.cond`` leaves
+    an unfed placeholder ("You must feed a value for placeholder tensor ...
+    multi_step_on_iterator"), and multi-worker collectives cannot run inside it either.
+    """
+    if strategy is None:
+        return True
+    return not isinstance(
+        strategy, (tf.distribute.MirroredStrategy, tf.distribute.MultiWorkerMirroredStrategy)
+    )
+
+
 def is_chief(strategy: tf.distribute.Strategy) -> bool:
     """True where this process should write the run's artefacts.
 
