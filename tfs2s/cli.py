@@ -195,7 +195,12 @@ def build_parser() -> argparse.ArgumentParser:
     pt = sub.add_parser("train", help="train one topology")
     add_train_args(pt)
     pt.set_defaults(func=_cmd_train)
-    for module in ("tfs2s.experiments.cli", "tfs2s.serving.cli", "tfs2s.tuning.cli"):
+    for module in (
+        "tfs2s.experiments.cli",
+        "tfs2s.serving.cli",
+        "tfs2s.tuning.cli",
+        "tfs2s.inference.cli",
+    ):
         try:
             mod = __import__(module, fromlist=["add_parser"])
         except ModuleNotFoundError as e:
