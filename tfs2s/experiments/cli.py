@@ -28,6 +28,7 @@ def add_parser(sub) -> None:
     )
     pp.add_argument("--quiet", action="store_true", help="no progress bars")
     pp.set_defaults(func=_cmd_paper)
+    _add_robustness_parser(esub)
 
 
 def _cmd_paper(args: argparse.Namespace) -> int:
@@ -47,4 +48,66 @@ def _cmd_paper(args: argparse.Namespace) -> int:
         verbose=0 if args.quiet else 2,
         split=args.split,
     )
+    return 0
+
+
+ROBUSTNESS_EXAMPLE = """example:
+  tfs2s experiments robustness --paper-dir runs/paper --out runs/robustness
+  tfs2s experiments robustness --runs runs/T_A-s0 runs/baseline_TA-s0 --split valid \\
+      --corruptions missing,dropout --out runs/robustness-TA
+"""
+
+
+def _add_robustness_parser(esub) -> None:
+    from tfs2s.experiments.corruptions import CORRUPTIONS
+    from tfs2s.inference.cli import add_run_args
+
+    pr = esub.add_parser(
+        "robustness",
+        help="corrupt one modality at test time (missing, noise, word dropout), score runs",
+        description="For every run and every modality its topology trains on, corrupt that "
+        "modality at test time at several levels and score the run; writes robustness.csv, "
+        "robustness.md (clean, worst case, MultiBench relative and effective robustness) and "
+        "robustness.png.",
+        epilog=ROBUSTNESS_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_run_args(pr, with_run=False)
+    group = pr.add_mutually_exclusive_group(required=True)
+    group.add_argument("--runs", nargs="+", metavar="DIR", help="finished run directories")
+    group.add_argument(
+        "--paper-dir", metavar="DIR", help="every finished run of tfs2s experiments paper --out DIR"
+    )
+    pr.add_argument(
+        "--split", choices=("test", "valid", "train"), default="test", help="default: test"
+    )
+    pr.add_argument(
+        "--corruptions",
+        default=",".join(CORRUPTIONS),
+        metavar="NAMES",
+        help=f"comma-separated subset of {','.join(CORRUPTIONS)} (default: all)",
+    )
+    pr.add_argument("--noise-seed", type=int, default=0, help="seed of the corruptions")
+    pr.add_argument("--out", required=True, metavar="DIR", help="results directory")
+    pr.set_defaults(func=_cmd_robustness)
+
+
+def _cmd_robustness(args: argparse.Namespace) -> int:
+    from tfs2s.experiments.corruptions import check_corruptions
+    from tfs2s.experiments.robustness import format_markdown, paper_runs, run_robustness
+    from tfs2s.inference.cli import data_overrides
+
+    corruptions = check_corruptions(c.strip() for c in args.corruptions.split(",") if c.strip())
+    runs = args.runs or paper_runs(args.paper_dir)
+    summary = run_robustness(
+        runs,
+        args.out,
+        overrides=data_overrides(args),
+        split=args.split,
+        corruptions=corruptions,
+        seed=args.noise_seed,
+        batch_size=args.batch_size,
+    )
+    print(format_markdown(summary, args.split))
+    print(f"written: robustness.csv, robustness.md, robustness.png in {args.out}")
     return 0

@@ -25,17 +25,18 @@ EXPLAIN_EXAMPLE = """example:
 """
 
 
-def add_run_args(p: argparse.ArgumentParser) -> None:
+def add_run_args(p: argparse.ArgumentParser, with_run: bool = True) -> None:
     """``--run`` and the data options of ``tfs2s train`` (default: the run's own data)."""
     from tfs2s.cli import add_data_args
 
-    p.add_argument(
-        "--run",
-        required=True,
-        metavar="DIR",
-        help="a finished run directory (tfs2s train) or an exported SavedModel version "
-        "(serving/<name>/<version>)",
-    )
+    if with_run:
+        p.add_argument(
+            "--run",
+            required=True,
+            metavar="DIR",
+            help="a finished run directory (tfs2s train) or an exported SavedModel version "
+            "(serving/<name>/<version>)",
+        )
     add_data_args(p)
     p.add_argument(
         "--set",

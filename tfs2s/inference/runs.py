@@ -43,6 +43,7 @@ class TrainedRun:
         eval_batch_size: batch size the run was evaluated with.
         model: the Keras sentiment model (None for a SavedModel).
         signature: the ``serving_default`` concrete function (None for a Keras run).
+        seed: the training seed (None for a SavedModel).
     """
 
     path: Path
@@ -53,6 +54,7 @@ class TrainedRun:
     eval_batch_size: int
     model: Any = None
     signature: Any = None
+    seed: int | None = None
     _explainer: Any = dataclasses.field(default=None, repr=False)
 
     @property
@@ -195,6 +197,7 @@ def _open_keras(path: Path, cfg: RunConfig) -> TrainedRun:
         data=cfg.data,
         eval_batch_size=cfg.train.eval_batch_size,
         model=model,
+        seed=cfg.train.seed,
     )
 
 
