@@ -188,7 +188,7 @@ def export_models(
 
     Args:
         spec: what is served (:func:`~tfs2s.serving.signatures.spec_from_models`).
-        sentiment_model: Keras model ``{modalities..., "mask"} -> {"sentiment"}``.
+        sentiment_model: Keras model ``{modalities..., "mask"} -> {"sentiment", "attention"}``.
         translator: Keras model ``{sources..., "mask"} -> {"translation"}`` (seq2seq).
         out: the serving root (the directory mounted into the model server).
         name: the model name; its versions live in ``out/name``.
