@@ -17,9 +17,12 @@ class MaskedAttentionPooling(keras.layers.Layer):
     Call args:
         inputs: float32 (batch, steps, hidden) sequence ``H``.
         step_mask: float32 (batch, steps), 1.0 on real steps.
+        return_weights: also return the weights ``alpha``.
 
     Returns:
-        float32 (batch, hidden) attention-weighted sum of the real steps.
+        float32 (batch, hidden) attention-weighted sum of the real steps; with
+        ``return_weights``, the pair (that sum, ``alpha`` float32 (batch, steps), summing
+        to 1 over the real steps and exactly 0 on padded steps).
     """
 
     def __init__(self, **kwargs):
@@ -30,10 +33,17 @@ class MaskedAttentionPooling(keras.layers.Layer):
         if not self.score.built:
             self.score.build(input_shape)
 
-    def call(self, inputs, step_mask):
+    def call(self, inputs, step_mask, return_weights: bool = False):
         scores = ops.squeeze(self.score(inputs), -1)
         weights = masked_softmax(scores, step_mask)
-        return ops.sum(inputs * ops.expand_dims(weights, -1), axis=1)
+        pooled = ops.sum(inputs * ops.expand_dims(weights, -1), axis=1)
+        return (pooled, weights) if return_weights else pooled
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], input_shape[-1])
+
+    def compute_output_spec(self, inputs, step_mask, return_weights: bool = False):
+        pooled = keras.KerasTensor((inputs.shape[0], inputs.shape[-1]), inputs.dtype)
+        if not return_weights:
+            return pooled
+        return pooled, keras.KerasTensor(tuple(inputs.shape[:2]), inputs.dtype)

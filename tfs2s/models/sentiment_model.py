@@ -39,6 +39,9 @@ class SentimentModel(keras.Model):
 
     Outputs (dict):
         sentiment: float32 (batch,) predicted sentiment.
+        attention: float32 (batch, steps) the regressor's soft-attention weights over the
+            steps: 0 on padding, summing to 1 over the real steps. No loss is attached
+            to it; ``model.predict(inputs)["attention"]`` is what ``tfs2s explain`` reads.
     """
 
     def __init__(
@@ -60,8 +63,12 @@ class SentimentModel(keras.Model):
         mask = inputs[M.MASK]
         features = join(normalize_inputs(inputs, stats), modalities)
         representation = encode_chain(encoders, features, mask)["sequence"]
-        sentiment = regressor({"sequence": representation, "mask": mask})["sentiment"]
-        super().__init__(inputs=inputs, outputs={"sentiment": sentiment}, **kwargs)
+        head = regressor({"sequence": representation, "mask": mask})
+        super().__init__(
+            inputs=inputs,
+            outputs={"sentiment": head["sentiment"], "attention": head["attention"]},
+            **kwargs,
+        )
 
         # === Config ===
         self.modalities = modalities

@@ -29,6 +29,10 @@ class SentimentRegressor(keras.Model):
 
     Outputs (dict):
         sentiment: float32 (batch,) predicted sentiment.
+        attention: float32 (batch, steps) soft-attention weight ``alpha`` of each step,
+            summing to 1 over the real steps and exactly 0 on padded steps (what
+            ``tfs2s explain`` shows). It carries no loss: training passes a loss for
+            ``sentiment`` only.
     """
 
     def __init__(
@@ -60,10 +64,12 @@ class SentimentRegressor(keras.Model):
             # real steps never see a padded step, and attention gives padded steps no
             # weight. Unmasked LSTM steps are about a quarter cheaper.
             x = rnn(x)
-        pooled = attention(zero_padded_steps(x, mask), step_mask=mask)
+        pooled, weights = attention(zero_padded_steps(x, mask), step_mask=mask, return_weights=True)
         sentiment = ops.squeeze(score(pooled), -1)
         super().__init__(
-            inputs={"sequence": sequence, "mask": mask}, outputs={"sentiment": sentiment}, **kwargs
+            inputs={"sequence": sequence, "mask": mask},
+            outputs={"sentiment": sentiment, "attention": weights},
+            **kwargs,
         )
 
         # === Config ===

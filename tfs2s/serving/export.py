@@ -11,15 +11,24 @@ Versions are integers, the next one is ``max(existing) + 1`` (1 for the first) a
 an existing version is never overwritten. A version is written into a hidden
 temporary directory beside its target (TF-Serving only loads directories named by
 integers), checked, and renamed into place, so a reader never sees a partial version
-and a failed export leaves nothing behind.
+and a failed export leaves nothing behind. The temporary directory's name records its
+owner (host and process); an export that was killed leaves it behind, and the next
+export into the same model directory removes it once that process is gone.
+
+A version directory gets the permissions of the umask (like ``mkdir``), so a model
+server running as another user can read it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import os
+import secrets
 import shutil
-import tempfile
+import socket
+import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -54,6 +63,10 @@ VERIFY_ATOL = 1e-4
 
 class ExportError(RuntimeError):
     """The written SavedModel does not reproduce the Keras model."""
+
+
+class RunDirectoryError(ValueError):
+    """A run directory cannot be exported: missing, corrupt or inconsistent parts."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,6 +104,85 @@ def _publish(tmp: Path, model_dir: Path) -> int:
                 if not target.exists():
                     raise
         version += 1
+
+
+def _host_tag() -> str:
+    return hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def _process_start(pid: int) -> str:
+    """The start time of process ``pid`` in clock ticks ("0" if unknown), so that a
+    recycled pid is not mistaken for the owner of a temporary directory."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            # the command name (field 2) may hold spaces; fields after it are plain
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return "0"
+
+
+def _make_tmp_dir(model_dir: Path) -> Path:
+    """``model_dir/.tmp-export-<host>-<pid>-<start>-<random>``, created with the umask's
+    permissions (``tempfile.mkdtemp`` would make it, and so the version, 0700)."""
+    pid = os.getpid()
+    while True:
+        tag = f"{_host_tag()}-{pid}-{_process_start(pid)}-{secrets.token_hex(4)}"
+        tmp = model_dir / f"{TMP_PREFIX}{tag}"
+        try:
+            tmp.mkdir(mode=0o777)
+            return tmp
+        except FileExistsError:
+            continue
+
+
+def _owner_alive(name: str) -> bool:
+    """Whether the export owning temporary directory ``name`` may still be running."""
+    parts = name[len(TMP_PREFIX) :].split("-")
+    if len(parts) != 4 or parts[0] != _host_tag() or not parts[1].isdigit():
+        # another host's (a shared file system) or an unknown layout: cannot tell
+        return True
+    pid = int(parts[1])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # alive, another user's
+    start = _process_start(pid)
+    return start == "0" or parts[2] == "0" or start == parts[2]
+
+
+def remove_stale_tmp_dirs(model_dir: str | os.PathLike) -> list[Path]:
+    """Remove temporary export directories whose owner process is gone; return them.
+
+    A directory of a live export (or one whose owner cannot be told, e.g. made on
+    another host) is left alone.
+    """
+    removed = []
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        return removed
+    for entry in model_dir.iterdir():
+        if entry.name.startswith(TMP_PREFIX) and entry.is_dir() and not _owner_alive(entry.name):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
+def check_finite_weights(model, what: str) -> None:
+    """Refuse a model holding NaN or inf weights (a diverged training).
+
+    Raises:
+        ExportError: naming the first such weight and how many values are non-finite.
+    """
+    for weight in model.weights:
+        value = np.asarray(weight.numpy() if hasattr(weight, "numpy") else weight)
+        bad = int(np.size(value) - np.count_nonzero(np.isfinite(value)))
+        if bad:
+            raise ExportError(
+                f"{what}'s weight {weight.path!r} holds {bad} non-finite value(s) (NaN or "
+                "inf): the training diverged; refusing to export it"
+            )
 
 
 def pad_steps(inputs: Mapping[str, np.ndarray], length: int) -> dict[str, np.ndarray]:
@@ -188,7 +280,7 @@ def export_models(
 
     Args:
         spec: what is served (:func:`~tfs2s.serving.signatures.spec_from_models`).
-        sentiment_model: Keras model ``{modalities..., "mask"} -> {"sentiment"}``.
+        sentiment_model: Keras model ``{modalities..., "mask"} -> {"sentiment", "attention"}``.
         translator: Keras model ``{sources..., "mask"} -> {"translation"}`` (seq2seq).
         out: the serving root (the directory mounted into the model server).
         name: the model name; its versions live in ``out/name``.
@@ -199,11 +291,16 @@ def export_models(
 
     if not name or name in (".", "..") or os.sep in name or (os.altsep and os.altsep in name):
         raise ValueError(f"model name {name!r} must be a single path component")
+    # Checked even without verify: a NaN model would serve a confident label for anything.
+    check_finite_weights(sentiment_model, "the sentiment model")
+    if translator is not None:
+        check_finite_weights(translator, "the translator")
     module = ServingModule(spec, sentiment_model, translator)
     model_dir = Path(out) / name
     created = not model_dir.exists()
     model_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=model_dir))
+    remove_stale_tmp_dirs(model_dir)
+    tmp = _make_tmp_dir(model_dir)
     try:
         tf.saved_model.save(module, os.fspath(tmp), signatures=module.signature_functions())
         write_warmup(tmp, warmup_logs(spec, name, warmup_batch_sizes))
@@ -267,20 +364,169 @@ def export_trained(
     return export_models(spec, trained.sentiment_model, translator, **kwargs)
 
 
-def export_run(run_dir: str | os.PathLike, **kwargs) -> ExportResult:
-    """Export the run in ``run_dir`` (``params.yaml`` + saved models) for TF-Serving.
+#: What a run directory must hold to be exported (translators as listed in trained.json).
+PARAMS_FILE = "params.yaml"
 
-    ``kwargs`` go to :func:`export_trained` (``out``, ``name``, ``jit_compile``, ...).
+
+def _read_keras(path: Path):
+    """Load one ``.keras`` file, turning any failure into one line naming it."""
+    import keras
+
+    if not path.is_file():
+        raise RunDirectoryError(
+            f"{path} does not exist; the run is unfinished or was not written by `tfs2s train`"
+        )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            broken = archive.testzip()
+        if broken is not None:
+            raise zipfile.BadZipFile(f"member {broken!r} fails its checksum")
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        raise RunDirectoryError(f"{path} is corrupt: not a readable Keras archive ({e})") from e
+    try:
+        return keras.saving.load_model(path)
+    except Exception as e:  # noqa: BLE001 - any failure inside Keras' loader means the same
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise RunDirectoryError(f"{path} is corrupt: Keras cannot load it ({reason})") from e
+
+
+def _normalised(value):
+    """``value`` as it reads back from JSON (tuples become lists)."""
+    return json.loads(json.dumps(value))
+
+
+def load_run(run_dir: str | os.PathLike):
+    """Load a finished run for export, checking that its parts belong together.
+
+    ``trained.json`` (written with the models) names the topology and the model and
+    training configs; ``params.yaml`` must record the same ones, since it is the only
+    record of ``data.max_seq_len``. The models' feature sizes must agree with each
+    other and with their train statistics.
+
+    Returns:
+        (the :class:`~tfs2s.training.fit.TrainedModel`, ``max_seq_len``).
+
+    Raises:
+        RunDirectoryError: a part is missing, corrupt, or disagrees with another.
     """
     from tfs2s.config import load_yaml
-    from tfs2s.training.fit import TrainedModel
+    from tfs2s.topology import parse_topology
+    from tfs2s.training.fit import METADATA_FILE as TRAINED_FILE
+    from tfs2s.training.fit import SENTIMENT_FILE, TrainedModel, _translator_file
 
     run_dir = Path(run_dir)
-    params = run_dir / "params.yaml"
-    if not params.is_file():
-        raise FileNotFoundError(
-            f"{params} does not exist; expected a run directory written by `tfs2s train`"
+    if not run_dir.is_dir():
+        raise RunDirectoryError(f"run directory {run_dir} does not exist")
+    params_path, trained_path = run_dir / PARAMS_FILE, run_dir / TRAINED_FILE
+    for path in (params_path, trained_path):
+        if not path.is_file():
+            raise RunDirectoryError(
+                f"{path} does not exist; expected a finished run directory written by `tfs2s train`"
+            )
+    try:
+        cfg = load_yaml(params_path)
+    except (OSError, ValueError, TypeError, KeyError) as e:
+        raise RunDirectoryError(f"{params_path} cannot be read: {e}") from e
+    try:
+        meta = json.loads(trained_path.read_text())
+        recorded = {
+            "topology": parse_topology(meta["topology"]).name,
+            "model": meta["model"],
+            "train": meta["train"],
+            "translators": int(meta["translators"]),
+        }
+    except (OSError, ValueError, TypeError, KeyError) as e:
+        raise RunDirectoryError(f"{trained_path} is corrupt: {e}") from e
+    params = {
+        "topology": parse_topology(cfg.topology).name,
+        "model": _normalised(dataclasses.asdict(cfg.model)),
+        "train": _normalised(dataclasses.asdict(cfg.train)),
+    }
+    # The data settings the models depend on, where the run records them with the models
+    # (``params.yaml`` is otherwise the only record of ``max_seq_len``).
+    data = meta.get("data")
+    if isinstance(data, Mapping):
+        recorded["data"] = dict(data)
+        all_data = _normalised(dataclasses.asdict(cfg.data))
+        params["data"] = {k: all_data.get(k) for k in data}
+    for key in ("topology", "model", "train", "data"):
+        if key not in recorded:
+            continue
+        want, found = _normalised(recorded[key]), params[key]
+        if want != found:
+            if isinstance(want, dict) and isinstance(found, dict):
+                diff = sorted(k for k in set(want) | set(found) if want.get(k) != found.get(k))
+                detail = ", ".join(
+                    f"{key}.{k}: {found.get(k)!r} vs {want.get(k)!r}" for k in diff[:3]
+                )
+            else:
+                detail = f"{found!r} vs {want!r}"
+            raise RunDirectoryError(
+                f"{run_dir}: {PARAMS_FILE} and {TRAINED_FILE} disagree ({detail}); the "
+                "directory mixes two runs: train it again with --overwrite"
+            )
+    sentiment = _read_keras(run_dir / SENTIMENT_FILE)
+    translators = [
+        _read_keras(run_dir / _translator_file(i)) for i in range(recorded["translators"])
+    ]
+    trained = TrainedModel(
+        topology=parse_topology(recorded["topology"]),
+        model_cfg=cfg.model,
+        train_cfg=cfg.train,
+        sentiment_model=sentiment,
+        translators=translators,
+        history=meta.get("history", []),
+    )
+    _check_dims(run_dir, trained)
+    return trained, cfg.data.max_seq_len
+
+
+def _check_dims(run_dir: Path, trained) -> None:
+    """The models' input feature sizes agree with each other and their statistics."""
+    from tfs2s.training.fit import SENTIMENT_FILE, _translator_file
+
+    def dims(model):
+        structure = model.input if isinstance(model.input, Mapping) else {}
+        return {k: int(v.shape[-1]) for k, v in structure.items() if k != M.MASK}
+
+    def stats_dims(model):
+        stats = getattr(model, "norm_stats", None)
+        if not isinstance(stats, Mapping):
+            return {}
+        return {k: len(v["mean"]) for k, v in stats.items()}
+
+    files = {SENTIMENT_FILE: trained.sentiment_model}
+    files.update({_translator_file(i): t for i, t in enumerate(trained.translators)})
+    seen: dict[str, tuple[int, str]] = {}
+    for file, model in files.items():
+        for source in (dims(model), stats_dims(model)):
+            for name, dim in source.items():
+                if name in seen and seen[name][0] != dim:
+                    raise RunDirectoryError(
+                        f"{run_dir}: {file} reads {name} with {dim} features but "
+                        f"{seen[name][1]} with {seen[name][0]}; the directory mixes two runs"
+                    )
+                seen.setdefault(name, (dim, file))
+    wanted = set(trained.topology.inference_modalities)
+    found = set(dims(trained.sentiment_model))
+    if found != wanted:
+        raise RunDirectoryError(
+            f"{run_dir}: {SENTIMENT_FILE} reads {sorted(found)} but topology "
+            f"{trained.topology.name} reads {sorted(wanted)} at inference"
         )
-    cfg = load_yaml(params)
-    trained = TrainedModel.load(os.fspath(run_dir))
-    return export_trained(trained, cfg.data.max_seq_len, **kwargs)
+
+
+def export_run(run_dir: str | os.PathLike, **kwargs) -> ExportResult:
+    """Export the finished run in ``run_dir`` for TF-Serving (see :func:`load_run`).
+
+    ``kwargs`` go to :func:`export_trained` (``out``, ``name``, ``jit_compile``, ...).
+
+    Raises:
+        RunDirectoryError: the run directory is missing, corrupt or inconsistent.
+        ExportError: the model holds non-finite weights, or the SavedModel fails its check.
+    """
+    trained, max_seq_len = load_run(run_dir)
+    try:
+        return export_trained(trained, max_seq_len, **kwargs)
+    except ExportError as e:
+        raise ExportError(f"{run_dir}: {e}") from e

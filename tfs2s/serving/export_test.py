@@ -302,3 +302,129 @@ def test_a_seq2seq_run_without_its_translator_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"none of its translators reads \['audio', 'mask'\]"):
         export_trained(s, L, out=tmp_path)
     assert not any(tmp_path.iterdir())
+
+
+# --------------------------------------------------------------------------- robustness
+
+
+def test_version_directories_get_the_umask_permissions(stand_in, tmp_path):
+    """Not mkdtemp's 0700: a model server running as another user must read them."""
+    old = os.umask(0o022)
+    try:
+        result = _export(stand_in, tmp_path, name="m", verify=False)
+    finally:
+        os.umask(old)
+    assert result.path.stat().st_mode & 0o777 == 0o755
+    assert (result.path / "variables").stat().st_mode & 0o777 == 0o755
+    assert (result.path / "saved_model.pb").stat().st_mode & 0o777 == 0o644
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_stale_temporary_directories_of_killed_exports_are_removed(stand_in, tmp_path):
+    model_dir = tmp_path / "m"
+    model_dir.mkdir()
+    host, me = export_mod._host_tag(), os.getpid()
+    dead = model_dir / f"{export_mod.TMP_PREFIX}{host}-{_dead_pid()}-12345-dead0000"
+    live = model_dir / (
+        f"{export_mod.TMP_PREFIX}{host}-{me}-{export_mod._process_start(me)}-live0000"
+    )
+    other_host = model_dir / f"{export_mod.TMP_PREFIX}0000beef-{_dead_pid()}-1-other000"
+    for d in (dead, live, other_host):
+        (d / "variables").mkdir(parents=True)
+    _export(stand_in, tmp_path, name="m", verify=False)
+    assert not dead.exists()
+    assert live.exists() and other_host.exists()
+    assert _leftovers(model_dir) == sorted([live.name, other_host.name])
+
+
+def test_the_temporary_directory_names_its_owner(stand_in, tmp_path, monkeypatch):
+    seen = []
+
+    def spy(path, *args, **kwargs):
+        seen.append(Path(path).name)
+        return verify_export(path, *args, **kwargs)
+
+    monkeypatch.setattr(export_mod, "verify_export", spy)
+    _export(stand_in, tmp_path, name="m")
+    (name,) = seen
+    assert name.startswith(f"{export_mod.TMP_PREFIX}{export_mod._host_tag()}-{os.getpid()}-")
+    assert export_mod._owner_alive(name)
+
+
+def test_non_finite_weights_are_refused_even_without_verification(tmp_path):
+    s = testing.stand_in_models("T_V", L)
+    spec = spec_from_models("T_V", s.sentiment_model, s.translators[0], max_seq_len=L)
+    weight = s.sentiment_model.weights[0]
+    value = weight.numpy()
+    value.flat[0] = np.nan
+    weight.assign(value)
+    with pytest.raises(ExportError, match=r"holds 1 non-finite value\(s\) \(NaN or inf\)"):
+        export_models(spec, s.sentiment_model, s.translators[0], out=tmp_path, verify=False)
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.fixture
+def run_copy(tiny_run_dir, tmp_path):
+    """A copy of the tiny run to tamper with."""
+    import shutil
+
+    return Path(shutil.copytree(tiny_run_dir, tmp_path / "run"))
+
+
+def _cli_export(run_dir, out, capsys) -> tuple[int, str]:
+    from tfs2s.cli import main
+
+    code = main(["export", "--run", str(run_dir), "--out", str(out), "--no-jit-compile"])
+    return code, capsys.readouterr().err.strip()
+
+
+def test_a_corrupt_model_file_is_named_as_corrupt(run_copy, tmp_path, capsys):
+    model = run_copy / "model.keras"
+    model.write_bytes(model.read_bytes()[: model.stat().st_size // 2])
+    code, err = _cli_export(run_copy, tmp_path / "serving", capsys)
+    assert code == 2
+    assert err.startswith(f"tfs2s: error: {model} is corrupt: not a readable Keras archive")
+    assert len(err.splitlines()) == 1 and "not found" not in err.lower()
+    assert not (tmp_path / "serving").exists()
+
+
+def test_a_missing_model_file_is_refused(run_copy, tmp_path):
+    (run_copy / "model.keras").unlink()
+    with pytest.raises(export_mod.RunDirectoryError, match=r"model.keras does not exist"):
+        export_mod.export_run(run_copy, out=tmp_path / "serving")
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ("topology: T_V", r"disagree \('T_A' vs 'T_V'\)"),
+        ("  hidden: 4", r"disagree \(model.hidden: 8 vs 4\)"),
+    ],
+    ids=["topology", "model"],
+)
+def test_a_run_directory_mixing_two_runs_is_refused(run_copy, tmp_path, change, message):
+    """A re-run with other settings rewrote params.yaml: export must not trust it."""
+    params = run_copy / "params.yaml"
+    text = params.read_text()
+    assert change in text
+    new = {"topology: T_V": "topology: T_A", "  hidden: 4": "  hidden: 8"}[change]
+    params.write_text(text.replace(change, new, 1))
+    with pytest.raises(export_mod.RunDirectoryError, match=message):
+        export_mod.export_run(run_copy, out=tmp_path / "serving")
+    assert not (tmp_path / "serving").exists()
+
+
+def test_max_seq_len_recorded_with_the_model_must_match_params(run_copy, tmp_path):
+    trained = run_copy / "trained.json"
+    meta = json.loads(trained.read_text())
+    meta["data"] = {"max_seq_len": 20}
+    trained.write_text(json.dumps(meta))
+    params = run_copy / "params.yaml"
+    params.write_text(params.read_text().replace("max_seq_len: 20", "max_seq_len: 10"))
+    with pytest.raises(export_mod.RunDirectoryError, match=r"data.max_seq_len: 10 vs 20"):
+        export_mod.export_run(run_copy, out=tmp_path / "serving")

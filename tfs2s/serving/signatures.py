@@ -10,7 +10,9 @@ SavedModel it is saved into needs neither Keras nor tfs2s to load:
     outputs: ``sentiment`` float32 ``(batch,)``; ``polarity`` int32 ``(batch,)``,
     0 negative (< 0) / 1 non-negative (>= 0); ``polarity_label`` string
     ``"negative"``/``"non-negative"``; ``sentiment_class`` int32 in -3..3,
-    ``round(clip(sentiment, -3, 3))`` rounding half to even.
+    ``round(clip(sentiment, -3, 3))`` rounding half to even; ``attention`` float32
+    ``(batch, steps)``, the regressor's soft-attention weight of each request step,
+    exactly 0 on padding and summing to 1 over the real steps.
 ``translate`` (seq2seq and hierarchical models only)
     same inputs; ``translation`` float32 ``(batch, steps, target_dim)`` (the greedy
     decoding of the target modalities, concatenated in :attr:`ServingSpec.targets`
@@ -19,7 +21,9 @@ SavedModel it is saved into needs neither Keras nor tfs2s to load:
 Inputs are checked inside the graph: TF-Serving feeds tensors to the signature's
 placeholders without checking them against the declared shapes, so a wrong rank,
 feature size or too many steps must fail with a message naming the input and the
-expected shape instead of deep inside an LSTM. Steps are padded to ``max_seq_len``
+expected shape instead of deep inside an LSTM. Values are checked too (INVALID_ARGUMENT
+naming the input): every value finite, the mask 0/1, right-padded, with at least one
+real step per example. Steps are padded to ``max_seq_len``
 inside the graph, so the Keras model always sees its training shape.
 """
 
@@ -49,7 +53,11 @@ SENTIMENT_OUTPUTS: dict[str, tuple[str, str]] = {
     "polarity": ("int32", "(batch,)"),
     "polarity_label": ("string", "(batch,)"),
     "sentiment_class": ("int32", "(batch,)"),
+    "attention": ("float32", "(batch, steps)"),
 }
+
+#: The sentiment model's outputs the signatures read.
+ATTENTION = "attention"
 
 TRANSLATION = "translation"
 
@@ -185,7 +193,7 @@ def spec_from_models(
 
     Args:
         topology: the run's topology.
-        sentiment_model: Keras model ``{modalities..., "mask"} -> {"sentiment"}``.
+        sentiment_model: Keras model ``{modalities..., "mask"} -> {"sentiment", "attention"}``.
         translator: Keras model ``{sources..., "mask"} -> {"translation"}``, or None.
         max_seq_len: the run's ``data.max_seq_len``.
         target_dims: feature size of each target modality; needed only to split a concat
@@ -194,6 +202,11 @@ def spec_from_models(
     """
     t = parse_topology(topology) if isinstance(topology, str) else topology
     dims = _feature_dims(sentiment_model, "the sentiment model")
+    found = sorted(sentiment_model.output) if isinstance(sentiment_model.output, Mapping) else []
+    if "sentiment" not in found or ATTENTION not in found:
+        raise ValueError(
+            f"the sentiment model must output 'sentiment' and {ATTENTION!r}, found {found}"
+        )
     inputs = {}
     for name in t.inference_modalities:
         if name not in dims:
@@ -272,6 +285,7 @@ def checked_inputs(spec: ServingSpec, tensors: Sequence) -> tuple[dict, Any]:
                     ],
                 )
             )
+        checks.extend(_value_checks(spec, byname))
     with tf.control_dependencies(checks):
         pad = length - steps
         out = {M.MASK: tf.ensure_shape(tf.pad(byname[M.MASK], [[0, 0], [0, pad]]), (None, length))}
@@ -279,6 +293,68 @@ def checked_inputs(spec: ServingSpec, tensors: Sequence) -> tuple[dict, Any]:
             padded = tf.pad(byname[name], [[0, 0], [0, pad], [0, 0]])
             out[name] = tf.ensure_shape(padded, (None, length, dim))
     return out, steps
+
+
+def _value_checks(spec: ServingSpec, byname: Mapping[str, Any]) -> list:
+    """Assertions on the values (run after the shape checks they depend on).
+
+    A NaN or inf anywhere turns into ``sentiment=nan`` and a confident-looking label, and a
+    row with no real step (or a mask that is not right-padded 0/1) into a constant or
+    meaningless prediction, so both are errors naming the input.
+    """
+    checks = []
+    for name in spec.input_names:
+        finite = tf.math.is_finite(byname[name])
+        bad = tf.reduce_sum(tf.cast(tf.logical_not(finite), tf.int32))
+        checks.append(
+            tf.debugging.Assert(
+                tf.equal(bad, 0),
+                [f"input `{name}` must be finite; found non-finite values (NaN or inf):", bad],
+            )
+        )
+    mask = byname[M.MASK]
+    binary = tf.logical_or(tf.equal(mask, 0.0), tf.equal(mask, 1.0))
+    with tf.control_dependencies(checks):
+        checks.append(
+            tf.debugging.Assert(
+                tf.reduce_all(binary),
+                [
+                    "input `mask` must hold only 0 and 1; found other values:",
+                    tf.boolean_mask(mask, tf.logical_not(binary)),
+                ],
+                summarize=5,
+            )
+        )
+        real = tf.reduce_sum(mask, axis=1)
+        empty = tf.reshape(tf.where(tf.equal(real, 0.0)), [-1])
+        checks.append(
+            tf.debugging.Assert(
+                tf.logical_and(tf.greater(tf.shape(mask)[1], 0), tf.equal(tf.size(empty), 0)),
+                [
+                    "input `mask` must have at least one real step (a 1) in every example; "
+                    "found none in examples (steps",
+                    tf.shape(mask)[1],
+                    ")",
+                    empty,
+                ],
+                summarize=5,
+            )
+        )
+        # The models read right-padded sequences (real steps first): a 0 followed by a 1
+        # would feed padding through the LSTM.
+        gaps = tf.reshape(tf.where(tf.reduce_any(mask[:, 1:] > mask[:, :-1], axis=1)), [-1])
+        checks.append(
+            tf.debugging.Assert(
+                tf.equal(tf.size(gaps), 0),
+                [
+                    "input `mask` must be right-padded (1s, then 0s) in every example; "
+                    "found a 1 after a 0 in examples",
+                    gaps,
+                ],
+                summarize=5,
+            )
+        )
+    return checks
 
 
 def next_power_of_two(n):
@@ -289,10 +365,14 @@ def next_power_of_two(n):
     return v + 1
 
 
-def sentiment_outputs(sentiment) -> dict[str, Any]:
-    """The ``serving_default`` outputs derived from the scores ``sentiment`` (batch,)."""
+def sentiment_outputs(sentiment, attention=None) -> dict[str, Any]:
+    """The ``serving_default`` outputs derived from the scores ``sentiment`` (batch,).
+
+    ``attention`` (batch, steps), when given, is passed through as the ``attention`` output.
+    """
     sentiment = tf.reshape(tf.cast(sentiment, tf.float32), [-1])
     non_negative = tf.greater_equal(sentiment, 0.0)
+    extra = {} if attention is None else {ATTENTION: tf.cast(attention, tf.float32)}
     return {
         "sentiment": sentiment,
         "polarity": tf.cast(non_negative, tf.int32),
@@ -303,6 +383,7 @@ def sentiment_outputs(sentiment) -> dict[str, Any]:
         "sentiment_class": tf.cast(
             tf.round(tf.clip_by_value(sentiment, M.SENTIMENT_MIN, M.SENTIMENT_MAX)), tf.int32
         ),
+        **extra,
     }
 
 
@@ -311,7 +392,7 @@ class ServingModule(tf.Module):
 
     Args:
         spec: what is served (see :func:`spec_from_models`).
-        sentiment_model: Keras model ``{modalities..., "mask"} -> {"sentiment"}``.
+        sentiment_model: Keras model ``{modalities..., "mask"} -> {"sentiment", "attention"}``.
         translator: Keras model ``{sources..., "mask"} -> {"translation"}``; required
             when ``spec.targets`` is not empty.
 
@@ -377,7 +458,8 @@ class ServingModule(tf.Module):
         )
 
     def _call_sentiment(self, inputs):
-        return self.sentiment_model(inputs, training=False)["sentiment"]
+        out = self.sentiment_model(inputs, training=False)
+        return {"sentiment": out["sentiment"], ATTENTION: out[ATTENTION]}
 
     def _call_translator(self, inputs):
         return self.translator(inputs, training=False)[TRANSLATION]
@@ -395,11 +477,12 @@ class ServingModule(tf.Module):
             padded[name] = tf.pad(
                 x, [[0, pad]] + [[0, 0]] * (x.shape.rank - 1), constant_values=fill
             )
-        return model_fn(padded)[:batch]
+        return tf.nest.map_structure(lambda t: t[:batch], model_fn(padded))
 
     def _serve(self, *tensors):
-        inputs, _ = checked_inputs(self.spec, tensors)
-        return sentiment_outputs(self._batched(self._score, inputs))
+        inputs, steps = checked_inputs(self.spec, tensors)
+        out = self._batched(self._score, inputs)
+        return sentiment_outputs(out["sentiment"], out[ATTENTION][:, :steps])
 
     def _translate(self, *tensors):
         inputs, steps = checked_inputs(self.spec, tensors)

@@ -124,6 +124,12 @@ def test_serving_default_pads_and_matches_keras(steps, batch, jit_compile):
     assert got["sentiment"].shape == (batch,)
     np.testing.assert_allclose(got["sentiment"].numpy(), want, atol=1e-5)
     assert got["polarity"].dtype == tf.int32 and got["polarity_label"].dtype == tf.string
+    attention = got["attention"].numpy()
+    assert attention.shape == (batch, steps)
+    want = s.sentiment_model(pad_steps(x, L))["attention"].numpy()[:, :steps]
+    np.testing.assert_allclose(attention, want, atol=1e-5)
+    assert np.all(attention[x["mask"] == 0] == 0)
+    np.testing.assert_allclose(attention.sum(axis=1), 1.0, atol=1e-5)
 
 
 def test_translate_returns_request_steps_and_splits_a_concat_target():
@@ -181,6 +187,53 @@ BAD = {
 }
 
 
+#: Values the signatures must refuse (shapes fine): a confident label from any of these
+#: would be a wrong answer.
+def _nan_at(shape, index, value=np.nan):
+    a = np.zeros(shape, np.float32) if len(shape) == 3 else np.ones(shape, np.float32)
+    a[index] = value
+    return a
+
+
+BAD_VALUES = {
+    "nan text": (
+        {"text": _nan_at((2, 3, 6), (1, 2, 4))},
+        "input `text` must be finite; found non-finite values (NaN or inf):] [1]",
+    ),
+    "inf text": (
+        {"text": _nan_at((2, 3, 6), (0, 0, 0), -np.inf)},
+        "input `text` must be finite; found non-finite values (NaN or inf):] [1]",
+    ),
+    "nan mask": (
+        {"mask": _nan_at((2, 3), (0, 1))},
+        "input `mask` must be finite; found non-finite values (NaN or inf):] [1]",
+    ),
+    "inf mask": (
+        {"mask": _nan_at((2, 3), (1, 0), np.inf)},
+        "input `mask` must be finite",
+    ),
+    "mask not binary": (
+        {"mask": _nan_at((2, 3), (1, 2), 0.5)},
+        "input `mask` must hold only 0 and 1; found other values:] [0.5]",
+    ),
+    "all-zero mask row": (
+        {"mask": np.array([[1, 1, 0], [0, 0, 0]], np.float32)},
+        "input `mask` must have at least one real step (a 1) in every example; "
+        "found none in examples (steps] [3] [)] [1]",
+    ),
+    "zero steps": (
+        {"text": np.zeros((2, 0, 6), np.float32), "mask": np.zeros((2, 0), np.float32)},
+        "input `mask` must have at least one real step (a 1) in every example; "
+        "found none in examples (steps] [0] [)] [0 1]",
+    ),
+    "left padded": (
+        {"mask": np.array([[1, 1, 1], [0, 1, 1]], np.float32)},
+        "input `mask` must be right-padded (1s, then 0s) in every example; "
+        "found a 1 after a 0 in examples] [1]",
+    ),
+}
+
+
 def _bad_inputs(change):
     x = {"text": np.zeros((2, 3, 6), np.float32), "mask": np.ones((2, 3), np.float32)}
     x.update(change)
@@ -210,6 +263,66 @@ def test_model_server_session_rejects_bad_inputs_clearly(saved_t_v, case):
         assert message in str(info.value)
         ok = session.run(SERVING_DEFAULT, _bad_inputs({}))
         assert ok["sentiment"].shape == (2,)
+    finally:
+        session.close()
+
+
+@pytest.fixture(scope="module")
+def saved_t_v_graph(tmp_path_factory):
+    """``saved_t_v`` without XLA."""
+    spec, s = _spec("T_V", jit_compile=False)
+    module = ServingModule(spec, s.sentiment_model, s.translators[0])
+    path = str(tmp_path_factory.mktemp("sm_graph") / "1")
+    tf.saved_model.save(module, path, signatures=module.signature_functions())
+    return path, spec
+
+
+@pytest.mark.parametrize("xla", [True, False], ids=["xla", "graph"])
+def test_loaded_signatures_reject_bad_values_naming_the_input(
+    saved_t_v, saved_t_v_graph, xla, tmp_path
+):
+    """In a fresh process, as a server would load it: no NaN label, no empty-mask answer."""
+    path, _ = saved_t_v if xla else saved_t_v_graph
+    for case, (change, _) in BAD_VALUES.items():
+        np.savez(tmp_path / f"{case}.npz", **_bad_inputs(change))
+    script = (
+        "import glob, json, os, sys, numpy as np, tensorflow as tf\n"
+        "loaded = tf.saved_model.load(sys.argv[1])\n"
+        "out = {}\n"
+        "for f in sorted(glob.glob(os.path.join(sys.argv[2], '*.npz'))):\n"
+        "    x = {k: tf.constant(v) for k, v in np.load(f).items()}\n"
+        "    for sig in ('serving_default', 'translate'):\n"
+        "        try:\n"
+        "            loaded.signatures[sig](**x)\n"
+        "            out[f'{os.path.basename(f)[:-4]}/{sig}'] = 'no error'\n"
+        "        except tf.errors.InvalidArgumentError as e:\n"
+        "            out[f'{os.path.basename(f)[:-4]}/{sig}'] = e.message\n"
+        "print(json.dumps(out))\n"
+    )
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", script, path, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert len(found) == 2 * len(BAD_VALUES)
+    for key, got in found.items():
+        assert BAD_VALUES[key.split("/")[0]][1] in got, (key, got)
+
+
+@pytest.mark.parametrize("case", sorted(BAD_VALUES))
+def test_model_server_session_rejects_bad_values(saved_t_v, case):
+    path, _ = saved_t_v
+    session = testing.ModelServerSession(path)
+    try:
+        change, message = BAD_VALUES[case]
+        with pytest.raises(tf.errors.InvalidArgumentError) as info:
+            session.run(SERVING_DEFAULT, _bad_inputs(change))
+        assert message in str(info.value)
     finally:
         session.close()
 

@@ -2,7 +2,7 @@
 
 :func:`stand_in_models` builds untrained Keras functional models with the exact
 interface of a trained run (dict inputs ``{modalities..., "mask"}``, outputs
-``{"sentiment"}`` / ``{"translation"}``) in milliseconds, for unit tests of the
+``{"sentiment", "attention"}`` / ``{"translation"}``) in milliseconds, for unit tests of the
 signatures. :func:`tiny_run` trains a real run once per process and caches it,
 for the end-to-end export tests.
 """
@@ -29,7 +29,8 @@ class StandIn:
 
     Attributes:
         topology: the parsed topology.
-        sentiment_model: ``{inference modalities..., "mask"} -> {"sentiment": (batch,)}``.
+        sentiment_model: ``{inference modalities..., "mask"} -> {"sentiment": (batch,),
+            "attention": (batch, steps)}``.
         translators: ``[{sources..., "mask"} -> {"translation": (batch, L, target_dim)}]``;
             empty for baselines.
     """
@@ -47,10 +48,13 @@ def stand_in_models(
 ) -> StandIn:
     """Untrained functional models shaped like a trained run of ``topology``.
 
-    The sentiment model is a masked mean of a per-step dense layer followed by a dense
-    regressor; the translator is a per-step dense layer onto the concatenated targets.
+    The sentiment model is a masked soft-attention pooling of a per-step dense layer
+    followed by a dense regressor; the translator is a per-step dense layer onto the
+    concatenated targets.
     """
     import keras
+
+    from tfs2s.layers.masked_attention_pooling import MaskedAttentionPooling
 
     topology = parse_topology(topology) if isinstance(topology, str) else topology
     keras.utils.set_random_seed(seed)
@@ -67,15 +71,14 @@ def stand_in_models(
 
     x = inputs()
     h = keras.layers.Dense(4, activation="tanh")(features(x))
-    mask = keras.layers.Reshape((max_seq_len, 1))(x[M.MASK])
-    pooled = keras.layers.Lambda(
-        lambda t: keras.ops.sum(t[0] * t[1], axis=1) / keras.ops.maximum(keras.ops.sum(t[1], 1), 1)
-    )([h, mask])
+    pooled, attention = MaskedAttentionPooling()(h, step_mask=x[M.MASK], return_weights=True)
     score = keras.layers.Dense(1, kernel_initializer=keras.initializers.RandomNormal(stddev=3.0))(
         pooled
     )
     sentiment = keras.layers.Reshape(())(score)
-    sentiment_model = keras.Model(x, {"sentiment": sentiment}, name="stand_in_sentiment")
+    sentiment_model = keras.Model(
+        x, {"sentiment": sentiment, "attention": attention}, name="stand_in_sentiment"
+    )
 
     translators = []
     if not topology.is_baseline:
