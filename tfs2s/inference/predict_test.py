@@ -84,3 +84,8 @@ def test_saved_model_version_predicts_like_the_run(tiny_run, opened, tmp_path):
     assert [r["segment_id"] for r in a] == [r["segment_id"] for r in b]
     diff = np.abs(np.array([float(r["sentiment"]) for r in a]) - [float(r["sentiment"]) for r in b])
     assert diff.max() <= 1e-4
+    # serving_default carries the attention too, so explain works on the export
+    features, _ = next(iter(source.dataset("test", ["text"], 16)))
+    got = exported.predict_batch(features, attention=True)["attention"]
+    want = run.predict_batch(features, attention=True)["attention"]
+    np.testing.assert_allclose(got, want, atol=1e-4)

@@ -20,13 +20,15 @@ import numpy as np
 
 from tfs2s import modalities as M
 from tfs2s.config import DataConfig, RunConfig, apply_overrides, load_yaml
-from tfs2s.inference.attention import ATTENTION
 from tfs2s.topology import Topology, parse_topology
 from tfs2s.training.fit import SENTIMENT_FILE as MODEL_FILE
 
 PARAMS_FILE = "params.yaml"
 SAVED_MODEL_FILE = "saved_model.pb"
 SERVING_METADATA = Path("assets.extra") / "tfs2s.json"
+#: The sentiment model's (and ``serving_default``'s) per-step attention output:
+#: float32 (batch, steps), summing to 1 over the real steps, 0 on padding.
+ATTENTION = "attention"
 
 
 @dataclasses.dataclass
@@ -55,7 +57,6 @@ class TrainedRun:
     model: Any = None
     signature: Any = None
     seed: int | None = None
-    _explainer: Any = dataclasses.field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -128,27 +129,17 @@ class TrainedRun:
         inputs = {k: features[k] for k in (*self.inference_modalities, M.MASK)}
         if self.signature is not None:
             out = self.signature(**inputs)
-            if attention and ATTENTION not in out:
-                raise ValueError(
-                    f"{self.path}: this SavedModel has no {ATTENTION!r} output on "
-                    "serving_default; export the run again or explain the run directory"
-                )
-        elif attention:
-            out = self.explainer().predict_on_batch(inputs)
         else:
             out = self.model.predict_on_batch(inputs)
         result = {"sentiment": np.asarray(out["sentiment"], np.float32).reshape(-1)}
         if attention:
+            if ATTENTION not in out:
+                raise ValueError(
+                    f"{self.path}: the model has no {ATTENTION!r} output (exported by an older "
+                    "tfs2s); export the run again, or explain the run directory"
+                )
             result[ATTENTION] = np.asarray(out[ATTENTION], np.float32)
         return result
-
-    def explainer(self):
-        """A Keras model ``inputs -> {"sentiment", "attention"}`` sharing the run's weights."""
-        if self._explainer is None:
-            from tfs2s.inference.attention import with_attention
-
-            self._explainer = with_attention(self.model)
-        return self._explainer
 
 
 def open_run(path: str | Path) -> TrainedRun:
