@@ -89,3 +89,21 @@ def test_saved_model_version_predicts_like_the_run(tiny_run, opened, tmp_path):
     got = exported.predict_batch(features, attention=True)["attention"]
     want = run.predict_batch(features, attention=True)["attention"]
     np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def test_a_prepared_cache_streams_the_same_rows(opened, tmp_path):
+    from tfs2s.data.cache import CachedSource, prepare
+
+    run, source = opened
+    prepare(source.data, tmp_path / "cache", shard_size=20)  # several shards per split
+    cached = CachedSource(tmp_path / "cache")
+    run.check_source(cached)
+    write_predictions(run, source, tmp_path / "mem.csv", split="train", batch_size=32)
+    write_predictions(run, cached, tmp_path / "cache.csv", split="train", batch_size=32)
+    mem, streamed = _read_csv(tmp_path / "mem.csv"), _read_csv(tmp_path / "cache.csv")
+    assert [(r["segment_id"], r["video_id"]) for r in streamed] == [
+        (r["segment_id"], r["video_id"]) for r in mem
+    ]
+    np.testing.assert_allclose(
+        [float(r["sentiment"]) for r in streamed], [float(r["sentiment"]) for r in mem], atol=1e-6
+    )
