@@ -16,8 +16,7 @@ def test_attention_sums_to_one_over_real_words(opened):
     np.testing.assert_allclose((weights * mask).sum(axis=1), 1.0, atol=1e-5)
     assert np.all(weights[mask == 0] == 0)
     assert np.all(weights[mask == 1] > 0)
-    # the weights are the pooling's: re-pooling by hand is beyond this test, but the
-    # scores with and without attention are one and the same call
+    # asking for the weights does not change the scores
     np.testing.assert_array_equal(out["sentiment"], run.predict_batch(features)["sentiment"])
 
 
