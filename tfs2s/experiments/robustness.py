@@ -83,8 +83,9 @@ def paper_runs(paper_dir: str | os.PathLike, log: Callable = print) -> list[Path
     names.sort(key=lambda n: (order.get(n, len(order)), n))
     found = []
     for name in names:
-        for entry in sorted((base / name).iterdir(), key=lambda p: p.name):
-            if not (entry.is_dir() and entry.name.startswith("seed")):
+        seeds = [p for p in (base / name).iterdir() if p.is_dir() and p.name[4:].isdigit()]
+        for entry in sorted(seeds, key=lambda p: int(p.name[4:])):
+            if not entry.name.startswith("seed"):
                 continue
             if (entry / MODEL_FILE).is_file():
                 found.append(entry)

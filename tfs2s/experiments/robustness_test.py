@@ -104,3 +104,31 @@ def test_outputs_and_unknown_corruption(opened, tmp_path):
     assert len(lines) == 1 + 2 * 2  # header + (text, audio) x (level 0, 1)
     assert "| T_A | audio | no |" in (tmp_path / "r" / "robustness.md").read_text()
     assert np.isfinite(summary[0]["clean"])
+
+
+def test_paper_runs_in_poster_order_without_half_written_ones(tmp_path):
+    from tfs2s.experiments.robustness import paper_runs
+
+    for name, seed, finished in [
+        ("T_A", 0, True),
+        ("baseline_TA", 10, True),
+        ("baseline_TA", 2, True),
+        ("baseline_TA", 0, True),
+        ("A_T", 0, False),
+    ]:
+        path = tmp_path / "runs" / name / f"seed{seed}"
+        path.mkdir(parents=True)
+        (path / "params.yaml").write_text("{}")
+        if finished:
+            (path / "model.keras").write_text("")
+    logged = []
+    found = paper_runs(tmp_path, log=logged.append)
+    assert [p.relative_to(tmp_path / "runs").as_posix() for p in found] == [
+        "baseline_TA/seed0",
+        "baseline_TA/seed2",
+        "baseline_TA/seed10",
+        "T_A/seed0",
+    ]
+    assert len(logged) == 1 and "A_T" in logged[0] and "half-written" in logged[0]
+    with pytest.raises(FileNotFoundError, match="no runs/"):
+        paper_runs(tmp_path / "runs")
