@@ -1,5 +1,6 @@
-"""The ``tfs2s`` command line: ``data inspect|prepare``, ``train``, ``experiments paper``,
-``export`` and ``tune``. ``train.py`` at the repository root delegates to ``tfs2s train``.
+"""The ``tfs2s`` command line: ``data inspect|prepare``, ``train``, ``experiments
+paper|robustness``, ``export``, ``tune``, and ``evaluate``, ``predict`` and ``explain`` of a
+finished run. ``train.py`` at the repository root delegates to ``tfs2s train``.
 """
 
 from __future__ import annotations
