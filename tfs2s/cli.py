@@ -160,6 +160,11 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     add_data_args(p)
     add_config_args(p)
     p.add_argument("--out", metavar="DIR", help="run directory (default runs/<topology>-s<seed>)")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a finished run in --out (whole); without it, a finished run is refused",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     from tfs2s.tuning.cli import add_search_args
 
@@ -190,7 +195,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from tfs2s.training.run import print_results, run
 
     out = args.out or os.path.join("runs", f"{cfg.topology}-s{cfg.train.seed}")
-    result = run(cfg, out, verbose=0 if args.quiet else "auto")
+    result = run(cfg, out, verbose=0 if args.quiet else "auto", overwrite=args.overwrite)
     print_results(result, cfg, out)
     return 0
 
