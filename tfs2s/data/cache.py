@@ -39,7 +39,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfs2s import modalities as M
-from tfs2s.data.dataset import SPLITS, MosiData, Split, feature_stats
+from tfs2s.data.dataset import SPLITS, MosiData, Split, feature_health, feature_stats
 from tfs2s.data.inspect import split_summary
 from tfs2s.data.pipeline import PARALLEL_CALLS, check_batching, check_split, finish_pipeline
 
@@ -189,6 +189,8 @@ def prepare(
                 for n, (m, v) in stats.items()
             },
             "report": dataclasses.asdict(data.report),
+            # Optional (older caches lack it): what `tfs2s data inspect` reports.
+            "train_features": feature_health(data.split("train")),
         }
         # meta.json last: a directory without it is never mistaken for a cache.
         (tmp / META).write_text(json.dumps(meta, indent=1))
@@ -252,9 +254,11 @@ def read_meta(path: str | os.PathLike) -> dict[str, Any]:
             "`tfs2s data prepare` / tfs2s.data.cache.prepare)"
         )
     try:
-        meta = json.loads(meta_path.read_text())
-    except ValueError as e:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except ValueError as e:  # JSONDecodeError and UnicodeDecodeError
         raise ValueError(f"{meta_path}: not valid JSON: {e}") from None
+    except OSError as e:
+        raise ValueError(f"{meta_path}: cannot read it: {e.strerror or e}") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
         raise ValueError(f"{meta_path}: expected format {FORMAT!r}, found {found!r}")

@@ -138,6 +138,7 @@ def inspect_source(source: CachedSource) -> dict[str, Any]:
     meta = source.meta
     splits = {s: meta["splits"][s]["summary"] for s in SPLITS}
     out = _summary(meta["source"], meta["max_seq_len"], meta["dims"], splits, meta["report"])
+    out["train_features"] = meta.get("train_features", {})
     out["cache"] = {
         "path": str(source.path),
         "format_version": meta["version"],
