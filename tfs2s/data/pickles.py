@@ -204,7 +204,7 @@ def load_aligned_pickle(
     Args:
         path: the ``.pkl`` file.
         trust: unpickling runs code stored in the file; it is refused unless True
-            (``--trust-pickle`` / ``data.trust_pickle=true``).
+            (the ``--trust-pickle`` flag; never a config file).
         max_seq_len: words kept per segment.
         truncate: ``"head"`` keeps a long segment's first words, ``"tail"`` its last.
 
@@ -225,7 +225,7 @@ def load_aligned_pickle(
         raise ValueError(
             f"refusing to unpickle {file}: unpickling runs code stored in the file, so a "
             "malicious pickle can do anything your user can. If you trust this file, pass "
-            "--trust-pickle (or set data.trust_pickle=true)."
+            "--trust-pickle."
         )
     obj = _unpickle(file)
     present = [s for s in SPLITS if isinstance(obj, Mapping) and s in obj]
