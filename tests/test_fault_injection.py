@@ -257,15 +257,17 @@ def sdk_dir(tmp_path):
 
 
 def _flip_object_headers(path: Path) -> None:
-    """Corrupt every HDF5 object header signature ("OHDR") but keep the superblock."""
+    """Flip the bytes of every HDF5 metadata signature (object headers, B-trees, heaps,
+    symbol tables) past the superblock: the file opens as HDF5 but its objects do not."""
     raw = bytearray(path.read_bytes())
-    with h5py.File(path, "r") as f:
-        offsets = []
-        f.visititems(lambda name, obj: offsets.append(obj.id.get_offset()))
-    for offset in offsets:
-        if offset is not None and offset + 16 < len(raw):
-            for i in range(offset, offset + 8):
-                raw[i] ^= 0xFF
+    flipped = 0
+    for signature in (b"OHDR", b"TREE", b"HEAP", b"SNOD", b"GCOL"):
+        at = raw.find(signature, 8)
+        while at >= 0:
+            raw[at : at + 4] = bytes(x ^ 0xFF for x in raw[at : at + 4])
+            flipped += 1
+            at = raw.find(signature, at + 4)
+    assert flipped
     path.write_bytes(bytes(raw))
 
 
@@ -410,7 +412,8 @@ def test_paper_tables_aggregate_only_the_requested_config_and_seeds(tmp_path, ca
     assert f"ignored {extra_seed}: seed 1 was not asked for" in out
     assert f"ignored {other}: seed 2 was not asked for" in out
     md = (tmp_path / "results.md").read_text()
-    assert "| UniModal-Baseline | Text (T) | 1 | 0.60±0.00" in md
+    row = next(line for line in md.splitlines() if "| Text (T) |" in line)
+    assert "| Text (T) | 1 |" in row and "| 0.60±0.00 (" in row  # seed 1 (0.9) left out
     # A requested seed trained with another config is refused, not mixed in.
     code, _, err = cli(capsys, *argv, "--seeds", "3", "--out", tmp_path)
     assert code == 2
@@ -436,13 +439,16 @@ def test_a_single_shard_cache_streams_several_shuffled_epochs(tmp_path):
 
 
 def test_mirrored_two_cpus_trains_several_batches_per_epoch(tmp_path):
+    # ~6 batches of 16 in the epoch: Keras' multi-step loop (a whole epoch per call)
+    # crashed on the distributed iterator in the first epoch.
     out = tmp_path / "run"
     res = run_cli(
         [
             "train.py",
-            *TRAIN[1:],
-            "--epochs",
-            "2",
+            "--topology",
+            "baseline_T",
+            *TINY,
+            "--quiet",
             "--strategy",
             "mirrored",
             "--cpu-devices",
@@ -452,7 +458,6 @@ def test_mirrored_two_cpus_trains_several_batches_per_epoch(tmp_path):
         ]
     )
     assert res.returncode == 0, res.stderr[-3000:]
-    rows = (out / "history.csv").read_text().splitlines()[1:]
-    assert len(rows) == 4  # two phases of two epochs
+    assert len((out / "history.csv").read_text().splitlines()) == 2  # header + 1 epoch
     metrics = json.loads((out / "metrics.json").read_text())
     assert np.isfinite(metrics["valid"]["mae"])
