@@ -337,6 +337,24 @@ def test_a_corrupt_cache_meta_names_the_file(tmp_path, capsys):
     assert one_error_line(err).startswith(f"tfs2s: error: {cache / 'meta.json'}: not valid JSON")
 
 
+def test_a_truncated_cache_shard_names_the_file(tmp_path, capsys):
+    cache = tmp_path / "cache"
+    assert (
+        cli(capsys, "data", "prepare", "--set", "data.synthetic_segments=60", "--out", cache)[0]
+        == 0
+    )
+    shard = next(cache.glob("train-*.tfrecord"))
+    size = shard.stat().st_size
+    shard.write_bytes(shard.read_bytes()[: size // 2])
+    code, _, err = cli(capsys, *TRAIN, "--data", cache, "--out", tmp_path / "run")
+    assert code == 2
+    assert one_error_line(err) == (
+        f"tfs2s: error: {shard}: expected {size} bytes (as written by `tfs2s data prepare`), "
+        f"found {size // 2}; the shard is damaged: prepare the cache again"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]
+
+
 def test_prepare_onto_a_non_cache_directory_is_a_clear_error(tmp_path, capsys):
     out = tmp_path / "out"
     out.mkdir()

@@ -269,6 +269,15 @@ def _report(e: Exception) -> int:
     if strategies is not None and isinstance(e, strategies.WorkerFailure):
         print(f"tfs2s: error: {e}", file=sys.stderr)
         return 3
+    tf_errors = getattr(sys.modules.get("tensorflow"), "errors", None)
+    if tf_errors is not None and isinstance(e, tf_errors.DataLossError):
+        # A record failed its checksum (TensorFlow does not name the file).
+        print(
+            f"tfs2s: error: the data is corrupt ({describe(e)}); if it is a prepared cache, "
+            "prepare it again",
+            file=sys.stderr,
+        )
+        return 2
     if isinstance(e, (ValueError, OSError)):
         text = str(e).strip()
         print(f"tfs2s: error: {text.splitlines()[0] if text else describe(e)}", file=sys.stderr)

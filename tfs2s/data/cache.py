@@ -172,6 +172,8 @@ def prepare(
             )
             splits[s] = {
                 "shards": shards,
+                # Optional (older caches lack it): a truncated shard is refused on open.
+                "shard_bytes": [(tmp / name).stat().st_size for name in shards],
                 "summary": split_summary(part, data.max_seq_len),
             }
         meta = {
@@ -292,6 +294,16 @@ def read_meta(path: str | os.PathLike) -> dict[str, Any]:
         for shard in entry["shards"]:
             if not (Path(path) / shard).is_file():
                 raise FileNotFoundError(f"{meta_path}: lists shard {shard}, which is missing")
+        sizes = entry.get("shard_bytes")
+        if isinstance(sizes, list) and len(sizes) == len(entry["shards"]):
+            for shard, size in zip(entry["shards"], sizes, strict=True):
+                found = (Path(path) / shard).stat().st_size
+                if found != size:
+                    raise ValueError(
+                        f"{Path(path) / shard}: expected {size} bytes (as written by "
+                        f"`tfs2s data prepare`), found {found}; the shard is damaged: prepare "
+                        "the cache again"
+                    )
     absent = sorted(set(meta["dims"]) - set(meta["norm_stats"]))
     if absent:
         raise ValueError(f"{meta_path}: norm_stats has no entry for modalities {absent}")
