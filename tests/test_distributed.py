@@ -171,7 +171,8 @@ def killed_run(tmp_path_factory):
         "train.patience=100",
     ]
     cluster = Cluster(tmp_path, out, args, "kill")
-    backup = out / "backup" / "T_V_sentiment" / "training_metadata.json"
+    # A run in progress lives in the staging sibling of its run directory.
+    backup = tmp_path / ".run.partial" / "backup" / "T_V_sentiment" / "training_metadata.json"
     deadline = time.monotonic() + 180
     while not backup.exists() and time.monotonic() < deadline:
         if any(p.poll() is not None for p in cluster.procs):
@@ -227,3 +228,9 @@ def test_a_rerun_resumes_from_the_last_backed_up_epoch(killed_run):
     assert len(regression) == 10
     assert regression[:done_epochs] == pytest.approx(saved["history"]["loss"])
     assert {p.name for p in out.iterdir()} == RUN_FILES
+    assert not (out.parent / ".run.partial").exists()
+    resumed = json.loads((out / "metrics.json").read_text())["resumed"]
+    assert resumed == [
+        {"phase": "T_V_translation_1", "after_epoch": 1, "phase_finished": True},
+        {"phase": "T_V_sentiment", "after_epoch": done_epochs, "phase_finished": False},
+    ]

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from tfs2s.config import RunConfig, apply_overrides, load_yaml, parse_data_map, parse_set
+from tfs2s.errors import InputError
 
 STRATEGIES = ("auto", "one", "mirrored", "multiworker")
 
@@ -68,11 +69,22 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace, topology: str | None = None) -> RunConfig:
-    """Defaults -> ``--config`` YAML -> ``--set`` -> explicit flags."""
+    """Defaults -> ``--config`` YAML -> ``--set`` -> explicit flags.
+
+    Trust to unpickle comes from ``--trust-pickle`` alone: ``data.trust_pickle`` in a
+    ``--config`` file (see :func:`tfs2s.config.from_dict`) or a ``--set`` is ignored
+    with a note (a file must not grant itself the right to run code).
+    """
     cfg = RunConfig()
     if getattr(args, "config", None):
         cfg = load_yaml(args.config, cfg)
     overrides = parse_set(getattr(args, "set", []) or [])
+    if "data.trust_pickle" in overrides:
+        del overrides["data.trust_pickle"]
+        print(
+            "tfs2s: note: --set data.trust_pickle is ignored; only --trust-pickle grants trust",
+            file=sys.stderr,
+        )
     if topology:
         overrides["topology"] = topology
     if getattr(args, "data", None):
@@ -81,11 +93,12 @@ def config_from_args(args: argparse.Namespace, topology: str | None = None) -> R
         overrides["data.data_map"] = parse_data_map(args.data_map)
     if getattr(args, "folds", None):
         overrides["data.folds"] = args.folds
-    if getattr(args, "trust_pickle", False):
-        overrides["data.trust_pickle"] = True
+    overrides["data.trust_pickle"] = bool(getattr(args, "trust_pickle", False))
     if getattr(args, "seed", None) is not None:
         overrides["train.seed"] = args.seed
     if getattr(args, "epochs", None) is not None:
+        if args.epochs < 1:
+            raise InputError(f"--epochs: expected at least 1, found {args.epochs}")
         overrides["train.epochs"] = args.epochs
         overrides["train.translator_epochs"] = args.epochs
     if getattr(args, "batch_size", None) is not None:
@@ -148,6 +161,11 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     add_data_args(p)
     add_config_args(p)
     p.add_argument("--out", metavar="DIR", help="run directory (default runs/<topology>-s<seed>)")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a finished run in --out (whole); without it, a finished run is refused",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     from tfs2s.tuning.cli import add_search_args
 
@@ -178,7 +196,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from tfs2s.training.run import print_results, run
 
     out = args.out or os.path.join("runs", f"{cfg.topology}-s{cfg.train.seed}")
-    result = run(cfg, out, verbose=0 if args.quiet else "auto")
+    result = run(cfg, out, verbose=0 if args.quiet else "auto", overwrite=args.overwrite)
     print_results(result, cfg, out)
     return 0
 
@@ -190,6 +208,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tfs2s",
         description="Multimodal sentiment analysis by seq2seq modality translation.",
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the Python traceback of an error instead of one line",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     _add_data_parser(sub)
@@ -223,21 +246,54 @@ def configure_devices(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. Errors print one line ``tfs2s: error: ...`` (no traceback unless
+    ``--debug``): exit 2 for bad input (unreadable files, refused directories, invalid
+    config, diverged training), 3 for a failed multi-worker peer, 1 for anything else."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--debug" in argv:
+        # Accepted anywhere (``python train.py ... --debug``), parsed as the global flag.
+        argv.remove("--debug")
+        argv.insert(0, "--debug")
     args = parser.parse_args(argv)
     try:
         configure_devices(args)
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"tfs2s: error: {e}", file=sys.stderr)
-        return 2
-    except RuntimeError as e:
-        # A multi-worker peer failed: one clear line instead of a TensorFlow traceback.
-        strategies = sys.modules.get("tfs2s.training.strategies")
-        if strategies is None or not isinstance(e, strategies.WorkerFailure):
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as e:
+        if args.debug:
             raise
+        return _report(e)
+
+
+def _report(e: Exception) -> int:
+    from tfs2s.errors import describe
+
+    # A multi-worker peer failed: one clear line instead of a TensorFlow traceback.
+    strategies = sys.modules.get("tfs2s.training.strategies")
+    if strategies is not None and isinstance(e, strategies.WorkerFailure):
         print(f"tfs2s: error: {e}", file=sys.stderr)
         return 3
+    tf_errors = getattr(sys.modules.get("tensorflow"), "errors", None)
+    if tf_errors is not None and isinstance(e, tf_errors.DataLossError):
+        # A record failed its checksum (TensorFlow does not name the file).
+        print(
+            f"tfs2s: error: the data is corrupt ({describe(e)}); if it is a prepared cache, "
+            "prepare it again",
+            file=sys.stderr,
+        )
+        return 2
+    if isinstance(e, (ValueError, OSError)):
+        text = str(e).strip()
+        print(f"tfs2s: error: {text.splitlines()[0] if text else describe(e)}", file=sys.stderr)
+        return 2
+    print(
+        f"tfs2s: error: {describe(e)} (an unexpected failure; rerun with --debug for the "
+        "traceback)",
+        file=sys.stderr,
+    )
+    return 1
 
 
 if __name__ == "__main__":

@@ -32,7 +32,9 @@ class DataConfig:
             ``None`` uses the standard CMU-MOSI folds shipped in the package.
         max_seq_len: words kept per segment.
         truncate: ``head`` keeps the first words of a long segment, ``tail`` the last.
-        trust_pickle: allow unpickling (runs code from the file).
+        trust_pickle: allow unpickling (runs code from the file). Granted by the
+            ``--trust-pickle`` flag only: never read from a file (:func:`from_dict`
+            drops it) nor written to ``params.yaml``.
         synthetic_seed: seed of the built-in dataset.
         synthetic_segments: total segments of the built-in dataset (2199 = CMU-MOSI).
     """
@@ -128,6 +130,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 POSITIVE: tuple[str, ...] = (
+    "train.epochs",
     "data.max_seq_len",
     "data.synthetic_segments",
     "model.hidden",
@@ -139,7 +142,6 @@ POSITIVE: tuple[str, ...] = (
     "train.learning_rate",
 )
 NON_NEGATIVE: tuple[str, ...] = (
-    "train.epochs",
     "train.translator_epochs",
     "train.patience",
     "train.steps_per_execution",
@@ -296,17 +298,46 @@ def from_dict(d: Mapping[str, Any], base: RunConfig | None = None) -> RunConfig:
             flat.update({f"{k}.{kk}": vv for kk, vv in v.items()})
         else:
             flat[k] = v
+    # A file never grants trust to unpickle: only the --trust-pickle flag does.
+    flat.pop(UNTRUSTED_KEY, None)
     return apply_overrides(base or RunConfig(), flat)
+
+
+#: Never read from or written to a config file.
+UNTRUSTED_KEY = "data.trust_pickle"
+
+
+def recorded(cfg: RunConfig) -> dict[str, Any]:
+    """What ``params.yaml`` records of ``cfg``: everything but the trust to unpickle."""
+    d = cfg.to_dict()
+    d["data"] = {k: v for k, v in d["data"].items() if k != "trust_pickle"}
+    return d
 
 
 def load_yaml(path: str | Path, base: RunConfig | None = None) -> RunConfig:
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"config file {path}: expected a YAML file, found a directory")
     if not path.is_file():
         raise FileNotFoundError(f"config file {path} does not exist")
     try:
-        loaded = yaml.safe_load(path.read_text()) or {}
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as e:
+        raise ValueError(f"config file {path}: not a text (UTF-8) file: {e.reason}") from None
     except yaml.YAMLError as e:
-        raise ValueError(f"config file {path}: not valid YAML: {e}") from None
+        first = str(e).strip().splitlines()[0]
+        raise ValueError(f"config file {path}: not valid YAML: {first}") from None
+    except OSError as e:
+        raise ValueError(f"config file {path}: cannot read it: {e.strerror or e}") from None
+    data = loaded.get("data") if isinstance(loaded, Mapping) else None
+    if isinstance(data, Mapping) and data.get("trust_pickle"):
+        import sys
+
+        print(
+            f"tfs2s: note: data.trust_pickle in {path} is ignored; only --trust-pickle "
+            "grants trust",
+            file=sys.stderr,
+        )
     try:
         return from_dict(loaded, base)
     except ValueError as e:
@@ -331,5 +362,5 @@ def dump_yaml(cfg: RunConfig, path: str | Path) -> None:
     """Write ``cfg`` atomically (temp file + rename)."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    tmp.write_text(yaml.safe_dump(recorded(cfg), sort_keys=False))
     tmp.replace(path)

@@ -135,8 +135,9 @@ def parse_topology(name: str) -> Topology:
         if tcodes == (scodes[1],):
             raise ValueError(f"malformed topology {name!r}: embed_XY_Z needs Z different from Y")
         return Topology(name, "hierarchical", (scodes[0],), tcodes, (scodes[1],))
-    if scodes == tcodes:
-        raise ValueError(f"malformed topology {name!r}: source and target are the same modality")
+    # Order does not matter: concat_TV_concat_VT is the same identity translation as T_T.
+    if set(scodes) == set(tcodes):
+        raise ValueError(f"malformed topology {name!r}: source and target are the same modalities")
     return Topology(name, "seq2seq", scodes, tcodes)
 
 

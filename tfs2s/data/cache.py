@@ -39,7 +39,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfs2s import modalities as M
-from tfs2s.data.dataset import SPLITS, MosiData, Split, feature_stats
+from tfs2s.data.dataset import SPLITS, MosiData, Split, feature_health, feature_stats
 from tfs2s.data.inspect import split_summary
 from tfs2s.data.pipeline import PARALLEL_CALLS, check_batching, check_split, finish_pipeline
 
@@ -172,6 +172,8 @@ def prepare(
             )
             splits[s] = {
                 "shards": shards,
+                # Optional (older caches lack it): a truncated shard is refused on open.
+                "shard_bytes": [(tmp / name).stat().st_size for name in shards],
                 "summary": split_summary(part, data.max_seq_len),
             }
         meta = {
@@ -189,6 +191,8 @@ def prepare(
                 for n, (m, v) in stats.items()
             },
             "report": dataclasses.asdict(data.report),
+            # Optional (older caches lack it): what `tfs2s data inspect` reports.
+            "train_features": feature_health(data.split("train")),
         }
         # meta.json last: a directory without it is never mistaken for a cache.
         (tmp / META).write_text(json.dumps(meta, indent=1))
@@ -252,9 +256,11 @@ def read_meta(path: str | os.PathLike) -> dict[str, Any]:
             "`tfs2s data prepare` / tfs2s.data.cache.prepare)"
         )
     try:
-        meta = json.loads(meta_path.read_text())
-    except ValueError as e:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except ValueError as e:  # JSONDecodeError and UnicodeDecodeError
         raise ValueError(f"{meta_path}: not valid JSON: {e}") from None
+    except OSError as e:
+        raise ValueError(f"{meta_path}: cannot read it: {e.strerror or e}") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
         raise ValueError(f"{meta_path}: expected format {FORMAT!r}, found {found!r}")
@@ -288,6 +294,16 @@ def read_meta(path: str | os.PathLike) -> dict[str, Any]:
         for shard in entry["shards"]:
             if not (Path(path) / shard).is_file():
                 raise FileNotFoundError(f"{meta_path}: lists shard {shard}, which is missing")
+        sizes = entry.get("shard_bytes")
+        if isinstance(sizes, list) and len(sizes) == len(entry["shards"]):
+            for shard, size in zip(entry["shards"], sizes, strict=True):
+                found = (Path(path) / shard).stat().st_size
+                if found != size:
+                    raise ValueError(
+                        f"{Path(path) / shard}: expected {size} bytes (as written by "
+                        f"`tfs2s data prepare`), found {found}; the shard is damaged: prepare "
+                        "the cache again"
+                    )
     absent = sorted(set(meta["dims"]) - set(meta["norm_stats"]))
     if absent:
         raise ValueError(f"{meta_path}: norm_stats has no entry for modalities {absent}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import warnings
 from collections.abc import Callable, Mapping
@@ -35,6 +36,7 @@ from tfs2s.data.dataset import (
     pad_segments,
 )
 from tfs2s.data.folds import check_folds
+from tfs2s.errors import read_error
 
 #: Keys of a data map: the three modalities and the labels.
 DATA_MAP_KEYS: tuple[str, ...] = (*M.NAMES.values(), "labels")
@@ -83,9 +85,26 @@ def _metadata_value(ds: h5py.Dataset) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _named(method):
+    """Turn any failure of an h5py read in ``method`` (a truncated file raises OSError,
+    flipped bytes KeyError, ...) into one ``InputError`` naming the file."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as e:
+            if isinstance(e, (ValueError, FileNotFoundError)) and str(self.path) in str(e):
+                raise
+            raise read_error(self.path, "a CMU-SDK computational sequence (.csd)", e) from None
+
+    return wrapper
+
+
 class _CsdReader:
     """An open ``.csd`` file whose layout has been checked; reads and checks one video at a time."""
 
+    @_named
     def __init__(self, path: Path):
         self.path = path
         if not path.is_file():
@@ -101,6 +120,7 @@ class _CsdReader:
             self._file.close()
             raise
 
+    @_named
     def _open_layout(self) -> None:
         keys = list(self._file.keys())
         if len(keys) != 1 or not isinstance(self._file[keys[0]], h5py.Group):
@@ -129,12 +149,14 @@ class _CsdReader:
     def __exit__(self, *exc: object) -> None:
         self._file.close()
 
+    @_named
     def metadata(self) -> dict[str, Any]:
         md = self._root.get("metadata")
         if not isinstance(md, h5py.Group):
             return {}
         return {k: _metadata_value(v) for k, v in md.items() if isinstance(v, h5py.Dataset)}
 
+    @_named
     def _datasets(self, video: str) -> tuple[h5py.Dataset, h5py.Dataset]:
         group = self._data[video]
         found = list(group.keys()) if isinstance(group, h5py.Group) else type(group).__name__
@@ -149,15 +171,18 @@ class _CsdReader:
             pair.append(ds)
         return pair[0], pair[1]
 
+    @_named
     def rows(self, video: str) -> int:
         """Rows of a video without reading its data."""
         return int(self._datasets(video)[0].shape[0])
 
+    @_named
     def dim(self) -> int:
         """Feature size of the file (its first video's), without reading data."""
         features = self._datasets(self.videos[0])[0]
         return int(features.shape[1]) if features.ndim == 2 else 0
 
+    @_named
     def read(self, video: str, numeric: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Read and check one video.
 

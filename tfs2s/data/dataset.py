@@ -141,22 +141,65 @@ class MosiData:
 def feature_stats(split: Split) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per-feature mean and variance over the real (unpadded) words of a split.
 
+    Computed in float64: a finite but huge feature (``3e38``) squares past float32.
+
     Returns:
         name -> (mean float32 (dim,), variance float32 (dim,)). Variance is floored at
         1e-6 so constant features normalise to 0 rather than inf.
+
+    Raises:
+        ValueError: a modality has no words, or a feature's mean or variance does not fit
+            in float32 (naming the modality and feature indices): normalising it would
+            silently turn it into zeros.
     """
-    mask = split.mask().astype(bool)
     stats = {}
+    for name, (mean, var) in _float64_stats(split).items():
+        too_large = np.flatnonzero(~(np.abs(mean) <= FLOAT32_MAX) | ~(var <= FLOAT32_MAX))
+        if too_large.size:
+            i = int(too_large[0])
+            raise ValueError(
+                f"feature {name}{too_large[:10].tolist()} of the train split: variance "
+                f"{var[i]:.3g} (mean {mean[i]:.3g}) does not fit in float32; rescale "
+                "these features (normalising them would silently zero them)"
+            )
+        stats[name] = (mean.astype(np.float32), np.maximum(var, 1e-6).astype(np.float32))
+    return stats
+
+
+#: Largest finite float32: statistics beyond it overflow the float32 normalisation.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _float64_stats(split: Split) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    mask = split.mask().astype(bool)
+    out = {}
     for name, x in split.features.items():
         words = x[mask].astype(np.float64)
         if words.shape[0] == 0:
             raise ValueError(
                 f"cannot compute normalisation statistics: split has no words for {name}"
             )
-        mean = words.mean(axis=0)
-        var = np.maximum(words.var(axis=0), 1e-6)
-        stats[name] = (mean.astype(np.float32), var.astype(np.float32))
-    return stats
+        with np.errstate(over="ignore", invalid="ignore"):
+            out[name] = (words.mean(axis=0), words.var(axis=0))
+    return out
+
+
+def feature_health(split: Split) -> dict[str, dict[str, list[int]]]:
+    """Feature indices per modality that are ``constant``, ``nonfinite`` (a NaN/inf value)
+    or ``too_large`` (a float64 mean or variance beyond float32) over the split's words."""
+    out = {}
+    mask = split.mask().astype(bool)
+    for name, (mean, var) in _float64_stats(split).items():
+        words = split.features[name][mask]
+        out[name] = {
+            "constant": np.flatnonzero(var == 0).tolist(),
+            "nonfinite": np.flatnonzero(~np.isfinite(words).all(axis=0)).tolist(),
+            "too_large": np.flatnonzero(
+                np.isfinite(mean) & np.isfinite(var) & (var > FLOAT32_MAX)
+                | (np.abs(mean) > FLOAT32_MAX)
+            ).tolist(),
+        }
+    return out
 
 
 def pad_segments(

@@ -99,10 +99,14 @@ def load_folds(path: str | None) -> dict[str, list[str]]:
     if path is None:
         return standard_folds()
     file = Path(path)
+    if file.is_dir():
+        raise ValueError(f"folds file {file}: expected a JSON file, found a directory")
     if not file.is_file():
         raise FileNotFoundError(f"folds file {file} does not exist")
     try:
         parsed = json.loads(file.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"folds {file}: not valid JSON: {e}") from None
+    except OSError as e:
+        raise ValueError(f"folds {file}: cannot read it: {e.strerror or e}") from None
     return check_folds(parsed, str(file))

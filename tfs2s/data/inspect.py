@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tfs2s.data.dataset import SPLITS, MosiData, Split
+from tfs2s.data.dataset import SPLITS, MosiData, Split, feature_health
 
 if TYPE_CHECKING:
     from tfs2s.data.cache import CachedSource
@@ -110,12 +110,19 @@ def inspect_data(data: MosiData) -> dict[str, Any]:
         ``{"source", "max_seq_len", "dims", "splits": {split: split_summary},
         "total": {"segments", "videos"}, "nonfinite_replaced": {name: count},
         "dropped_segments": {"count", "first"}, "missing_videos": {split: {"count",
-        "ids"}}, "unassigned_segments", "notes"}``; see :func:`split_summary`.
+        "ids"}}, "unassigned_segments", "notes", "train_features": {name: {"constant",
+        "nonfinite", "too_large": [feature index]}}}``; see :func:`split_summary` and
+        :func:`~tfs2s.data.dataset.feature_health` (``train_features`` is ``{}`` without
+        train words).
     """
     splits = {s: split_summary(data.splits.get(s), data.max_seq_len) for s in SPLITS}
-    return _summary(
+    out = _summary(
         data.source, data.max_seq_len, data.dims, splits, dataclasses.asdict(data.report)
     )
+    train = data.splits.get("train")
+    has_words = train is not None and len(train) and train.mask().any()
+    out["train_features"] = feature_health(train) if has_words else {}
+    return out
 
 
 def inspect_source(source: CachedSource) -> dict[str, Any]:
@@ -131,6 +138,7 @@ def inspect_source(source: CachedSource) -> dict[str, Any]:
     meta = source.meta
     splits = {s: meta["splits"][s]["summary"] for s in SPLITS}
     out = _summary(meta["source"], meta["max_seq_len"], meta["dims"], splits, meta["report"])
+    out["train_features"] = meta.get("train_features", {})
     out["cache"] = {
         "path": str(source.path),
         "format_version": meta["version"],

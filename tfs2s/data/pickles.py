@@ -24,6 +24,7 @@ import numpy as np
 from tfs2s.data.align import replace_nonfinite
 from tfs2s.data.csd import SegmentList, check_labels, check_segment_options
 from tfs2s.data.dataset import SPLITS, DataReport, MosiData, Split
+from tfs2s.errors import InputError, describe
 
 #: Pickle key -> our modality name.
 MODALITY_KEYS: dict[str, str] = {"text": "text", "audio": "audio", "vision": "video"}
@@ -46,18 +47,11 @@ def _unpickle(file: Path) -> Any:
         except UnicodeDecodeError:
             # Python 2 pickles of numpy arrays only load with a byte-preserving encoding.
             return load(encoding="latin1")
-    except (
-        pickle.UnpicklingError,
-        EOFError,
-        AttributeError,
-        ImportError,
-        IndexError,
-        KeyError,
-        TypeError,
-        ValueError,
-    ) as e:
-        # Re-raised with the file name: a truncated or foreign file fails in many ways.
-        raise ValueError(f"{file}: cannot unpickle: {type(e).__name__}: {e}") from None
+    except Exception as e:
+        # Re-raised with the file name: a truncated or foreign file fails in many ways
+        # (UnpicklingError, EOFError, MemoryError, OSError, ... or any error of the code
+        # a trusted pickle runs).
+        raise InputError(f"{file}: cannot unpickle: {describe(e)}") from None
 
 
 def _layout(file: Path, split: str, arrays: Any) -> str:
@@ -210,7 +204,7 @@ def load_aligned_pickle(
     Args:
         path: the ``.pkl`` file.
         trust: unpickling runs code stored in the file; it is refused unless True
-            (``--trust-pickle`` / ``data.trust_pickle=true``).
+            (the ``--trust-pickle`` flag; never a config file).
         max_seq_len: words kept per segment.
         truncate: ``"head"`` keeps a long segment's first words, ``"tail"`` its last.
 
@@ -231,7 +225,7 @@ def load_aligned_pickle(
         raise ValueError(
             f"refusing to unpickle {file}: unpickling runs code stored in the file, so a "
             "malicious pickle can do anything your user can. If you trust this file, pass "
-            "--trust-pickle (or set data.trust_pickle=true)."
+            "--trust-pickle."
         )
     obj = _unpickle(file)
     present = [s for s in SPLITS if isinstance(obj, Mapping) and s in obj]

@@ -46,12 +46,15 @@ def load_data(cfg: DataConfig) -> MosiData:
             f"data path {path}: expected a directory of .csd files, a prepared cache directory or "
             f"a {'/'.join(PICKLE_SUFFIXES)} aligned pickle, found a {path.suffix or 'suffix-less'} file"
         )
-    from tfs2s.data.cache import is_cache
+    from tfs2s.data.cache import META, is_cache, read_meta
 
     if is_cache(str(path)):
         raise ValueError(
             f"{path} is a prepared cache; it is streamed by load_source(), not loaded in memory"
         )
+    if (path / META).is_file() and not any(path.glob("*.csd")):
+        # A cache whose meta.json is damaged: say what is wrong with it, not "no .csd".
+        read_meta(path)
     from tfs2s.data.csd import load_csd_dir
     from tfs2s.data.folds import load_folds
 

@@ -9,8 +9,12 @@ Layout of ``--out DIR``::
 
 A rerun skips finished (topology, seed) runs (their ``metrics.json`` exists and their
 ``params.yaml`` equals the config asked for), so a killed run loses at most the run in
-progress. ``shard=(i, n)`` runs rows i, i+n, i+2n, ... (1-based) so that several machines
-can share the work; the aggregation of a shard covers what is present in ``DIR``.
+progress; a finished run of another config at a requested seed is refused. ``shard=(i,
+n)`` runs rows i, i+n, i+2n, ... (1-based) so that several machines can share the work;
+the aggregation of a shard covers what is present in ``DIR``.
+
+The tables aggregate only the runs of the config and seeds asked for: any other run
+under ``DIR/runs`` (another seed, another config, unreadable) is ignored and listed.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from tfs2s.config import RunConfig
+from tfs2s.config import RunConfig, recorded
+from tfs2s.errors import InputError, read_error
 from tfs2s.experiments.poster import POSTER_COLUMNS, POSTER_RESULTS
 from tfs2s.topology import PAPER_TABLES, parse_topology, table_of
 from tfs2s.training.metrics import METRIC_KEYS
@@ -83,20 +88,36 @@ def run_dir(out: str, name: str, seed: int) -> str:
     return os.path.join(out, "runs", name, f"seed{seed}")
 
 
-def _finished(path: str, cfg: RunConfig) -> dict[str, Any] | None:
+def _read_run(path: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(params, metrics) of a finished run directory, None if it is not finished."""
     metrics_path = os.path.join(path, "metrics.json")
     params_path = os.path.join(path, "params.yaml")
     if not (os.path.exists(metrics_path) and os.path.exists(params_path)):
         return None
-    with open(params_path) as f:
-        saved = yaml.safe_load(f)
-    if saved != cfg.to_dict():
-        raise ValueError(
+    try:
+        with open(params_path) as f:
+            saved = yaml.safe_load(f)
+    except (OSError, ValueError, yaml.YAMLError) as e:
+        raise read_error(params_path, "a run's params.yaml", e) from None
+    try:
+        with open(metrics_path) as f:
+            metrics = json.load(f)
+    except (OSError, ValueError) as e:
+        raise read_error(metrics_path, "a run's metrics.json", e) from None
+    return saved, metrics
+
+
+def _finished(path: str, cfg: RunConfig) -> dict[str, Any] | None:
+    run = _read_run(path)
+    if run is None:
+        return None
+    saved, metrics = run
+    if saved != recorded(cfg):
+        raise InputError(
             f"{path} holds a finished run with a different config than asked for now; "
             "use another --out (or delete that run) so results of two configs are not mixed"
         )
-    with open(metrics_path) as f:
-        return json.load(f)
+    return metrics
 
 
 def run_paper(
@@ -157,9 +178,12 @@ def run_paper(
                     parse_topology(name), cfg.model, cfg.train, source, strategy=strategy
                 )
             # No per-epoch backups (10-20% of a run here): a rerun redoes a killed run.
+            # overwrite: only an unfinished leftover can be there (a finished run of this
+            # config was skipped, one of another config refused above).
             metrics = run(
                 cfg,
                 path,
+                overwrite=True,
                 verbose=verbose,
                 source=source,
                 strategy=strategy,
@@ -174,24 +198,66 @@ def run_paper(
         keras.backend.clear_session()
     if not is_chief(strategy):
         # Multi-worker: like each run's artefacts, the tables are written by the chief only.
-        return {"rows": [], "summary": {}, "split": split, "skipped": plan.skipped}
-    return aggregate(out, tables, split=split, skipped=plan.skipped, log=log)
+        return {
+            "rows": [],
+            "summary": {},
+            "split": split,
+            "skipped": plan.skipped,
+            "ignored": {},
+        }
+    return aggregate(
+        out, tables, split=split, skipped=plan.skipped, log=log, base=base, seeds=seeds
+    )
 
 
-def _collect(out: str, tables: Sequence[str], split: str) -> list[dict[str, Any]]:
-    rows = []
+def _collect(
+    out: str,
+    tables: Sequence[str],
+    split: str,
+    base: RunConfig | None = None,
+    seeds: int | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """Rows of the finished runs of ``base`` at seeds ``base.train.seed + k`` (k <
+    ``seeds``), and the other run directories with why they were ignored.
+
+    With ``base=None`` every finished run counts (no config to compare with).
+    """
+    wanted = None
+    if base is not None:
+        wanted = set(range(base.train.seed, base.train.seed + (seeds or 1)))
+    rows, ignored = [], {}
     for table in tables:
         for name in PAPER_TABLES[table]:
-            base = os.path.join(out, "runs", name)
-            if not os.path.isdir(base):
+            root = os.path.join(out, "runs", name)
+            if not os.path.isdir(root):
                 continue
-            for entry in sorted(os.listdir(base)):
-                path = os.path.join(base, entry, "metrics.json")
-                if not (entry.startswith("seed") and os.path.exists(path)):
+            for entry in sorted(os.listdir(root)):
+                path = os.path.join(root, entry)
+                if entry.startswith(".") or not os.path.isdir(path):
+                    continue  # a run in progress (.seedK.partial) or a stray file
+                seed = int(entry[4:]) if entry[:4] == "seed" and entry[4:].isdigit() else None
+                if seed is None:
+                    ignored[path] = "not a seed<k> run directory"
                     continue
-                with open(path) as f:
-                    metrics = json.load(f)
+                try:
+                    run = _read_run(path)
+                except InputError as e:
+                    ignored[path] = str(e)
+                    continue
+                if run is None:
+                    ignored[path] = "unfinished (no metrics.json or params.yaml)"
+                    continue
+                saved, metrics = run
+                if wanted is not None and seed not in wanted:
+                    ignored[path] = f"seed {seed} was not asked for"
+                    continue
+                if base is not None:
+                    cfg = base.replace(**{"topology": name, "train.seed": seed})
+                    if saved != recorded(cfg):
+                        ignored[path] = "trained with another config than asked for"
+                        continue
                 if split not in metrics:
+                    ignored[path] = f"no {split} metrics"
                     continue
                 rows.append(
                     {
@@ -199,12 +265,12 @@ def _collect(out: str, tables: Sequence[str], split: str) -> list[dict[str, Any]
                         "method": method_of(name),
                         "topology": name,
                         "feature": parse_topology(name).notation,
-                        "seed": int(entry[4:]),
+                        "seed": seed,
                         "split": split,
                         **{k: metrics[split][k] for k in METRIC_KEYS},
                     }
                 )
-    return rows
+    return rows, ignored
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -319,9 +385,18 @@ def aggregate(
     split: str,
     skipped: dict[str, str] | None = None,
     log=print,
+    base: RunConfig | None = None,
+    seeds: int | None = None,
 ) -> dict[str, Any]:
-    """Write results.csv / results.md / f1_chart.png from the finished runs in ``out``."""
-    rows = _collect(out, tables, split)
+    """Write results.csv / results.md / f1_chart.png from the finished runs in ``out``.
+
+    Only the runs of ``base`` (topology and seed replaced) at its ``seeds`` seeds are
+    aggregated; every other run directory is ignored and logged with the reason (and
+    returned under ``"ignored"``). Without ``base``, every finished run counts.
+    """
+    rows, ignored = _collect(out, tables, split, base, seeds)
+    for path, why in ignored.items():
+        log(f"ignored {path}: {why}")
     fields = ["table", "method", "topology", "feature", "seed", "split", *METRIC_KEYS]
     tmp = os.path.join(out, "results.csv.tmp")
     with open(tmp, "w", newline="") as f:
@@ -337,4 +412,10 @@ def aggregate(
     os.replace(tmp, os.path.join(out, "results.md"))
     write_chart(summary, tables, os.path.join(out, "f1_chart.png"), split)
     log(md)
-    return {"rows": rows, "summary": summary, "split": split, "skipped": skipped or {}}
+    return {
+        "rows": rows,
+        "summary": summary,
+        "split": split,
+        "skipped": skipped or {},
+        "ignored": ignored,
+    }

@@ -29,6 +29,8 @@ import os
 
 import keras
 
+from tfs2s.errors import InputError, describe
+
 METADATA_FILE = "training_metadata.json"
 WEIGHTS_FILE = "latest.weights.h5"
 
@@ -56,6 +58,9 @@ class PhaseBackup(keras.callbacks.BackupAndRestore):
         self.log = log
         self._history: dict[str, list] = {}
         self._phase = ""
+        #: One entry per phase restored from a backup: ``{"phase", "after_epoch",
+        #: "phase_finished"}`` (what a resumed run's ``metrics.json`` records).
+        self.restored: list[dict] = []
 
     # Paths of the current phase -------------------------------------------------------
 
@@ -67,8 +72,15 @@ class PhaseBackup(keras.callbacks.BackupAndRestore):
         _, meta_path = self._paths(self.read_dir)
         if not os.path.exists(meta_path):
             return None
-        with open(meta_path) as f:
-            meta = json.load(f)
+        try:
+            with open(meta_path) as f:
+                meta = json.load(f)
+            int(meta["epoch"])
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise InputError(
+                f"{meta_path}: cannot read this training backup ({describe(e)}); delete "
+                f"{os.path.dirname(meta_path)} to train that phase again"
+            ) from None
         if meta.get("fingerprint") != self.fingerprint:
             raise ValueError(
                 f"{os.path.dirname(meta_path)} holds a backup of a run with a different "
@@ -86,7 +98,20 @@ class PhaseBackup(keras.callbacks.BackupAndRestore):
         if meta is None:
             return
         # Restores weights + optimizer state and sets the model's initial epoch.
-        self._load_model()
+        try:
+            self._load_model()
+        except Exception as e:
+            raise InputError(
+                f"{self._weights_path}: cannot restore this training backup ({describe(e)}); "
+                f"delete {os.path.dirname(self._weights_path)} to train that phase again"
+            ) from None
+        self.restored.append(
+            {
+                "phase": self._phase,
+                "after_epoch": int(meta["epoch"]),
+                "phase_finished": bool(meta.get("finished")),
+            }
+        )
         self._history = {k: list(v) for k, v in meta.get("history", {}).items()}
         history = getattr(self.model, "history", None)
         if isinstance(history, keras.callbacks.History):

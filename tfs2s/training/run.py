@@ -1,14 +1,17 @@
 """One training run: data -> strategy -> model(s) -> metrics and artefacts.
 
-Writes into the run directory: ``params.yaml`` (the resolved config),
-``model.keras`` (+ ``translator.keras`` for seq2seq), ``metrics.json``
+A run directory holds: ``params.yaml`` (the resolved config), ``model.keras`` (+
+``translator.keras`` for seq2seq) and ``trained.json``, ``metrics.json``
 (``{"valid": {...}, "test": {...}}``, absent splits omitted and listed under
-``"omitted"``), ``history.csv`` and TensorBoard logs under ``logs/``.
+``"omitted"``; ``"resumed"`` lists the phases restored from a backup), ``history.csv``
+and TensorBoard logs under ``logs/``.
 
-While a run is in progress, ``backup/`` holds one Keras backup per training phase, so a
-killed run (single- or multi-worker) rerun with the same command resumes from its last
-epoch; it is deleted when the run completes. Under a multi-worker strategy only the chief
-writes into the run directory.
+The run directory is published whole: a run writes into the hidden sibling
+``.<name>.partial`` and renames it into place when complete. A finished run directory is
+never touched unless ``overwrite`` (``--overwrite``), and then replaced whole. While a
+run is in progress, ``.<name>.partial/backup/`` holds one Keras backup per training
+phase, so a killed run (single- or multi-worker) rerun with the same command resumes
+from its last epoch. Under a multi-worker strategy only the chief writes and publishes.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from tfs2s.config import RunConfig, dump_yaml
+from tfs2s.config import RunConfig, dump_yaml, load_yaml, recorded
+from tfs2s.errors import InputError, TrainingDiverged
 from tfs2s.topology import parse_topology
 from tfs2s.training.metrics import METRIC_KEYS, sentiment_metrics
 
@@ -93,12 +97,18 @@ def run(
     strategy=None,
     trainer=None,
     backup: bool = True,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Train ``cfg.topology`` and write its artefacts into ``out_dir``.
+    """Train ``cfg.topology`` and publish its artefacts as the run directory ``out_dir``.
+
+    Everything is written into a staging directory beside ``out_dir`` (see
+    :func:`staging_dir`) and renamed into place once the run is complete, so ``out_dir``
+    is always one whole run, or absent.
 
     Args:
         cfg: the resolved run config.
-        out_dir: run directory (created; existing files are replaced atomically).
+        out_dir: run directory. It must not exist (or be empty), unless ``overwrite``:
+            then a previous run there is replaced whole.
         verbose: Keras verbosity for fit.
         source: an already-loaded DataSource (the experiment runner reuses one across runs).
         strategy: an already-built strategy; default from ``cfg.train.strategy``.
@@ -108,12 +118,20 @@ def run(
         backup: back up every epoch so that a killed run resumes where it stopped
             (about 0.1 s per epoch). The paper runner turns it off: it loses at most
             the run in progress anyway.
+        overwrite: replace a finished run in ``out_dir``.
 
     Returns:
         The metrics dict written to ``metrics.json``.
+
+    Raises:
+        InputError: ``out_dir`` holds a run and ``overwrite`` is false, or is some other
+            non-empty directory (checked before anything is read or written).
+        TrainingDiverged: a loss became non-finite (nothing is published).
     """
+    check_out_dir(out_dir, overwrite)
     from tfs2s.data.sources import load_source
     from tfs2s.training.backup import PhaseBackup
+    from tfs2s.training.callbacks import StopOnNonFinite
     from tfs2s.training.fit import Trainer
     from tfs2s.training.strategies import (
         PEER_ERRORS,
@@ -133,13 +151,16 @@ def run(
     if strategy is None:
         strategy = make_strategy(cfg.train.strategy)
     chief = is_chief(strategy)
+    staging = staging_dir(out_dir)
+    if chief:
+        _prepare_staging(staging, cfg)
     # Non-chief workers write into a throw-away directory (Keras multi-worker pattern):
     # every worker must run the same saving code, but only the chief's copy is kept.
-    write_dir = write_dir_for(out_dir, strategy)
+    write_dir = write_dir_for(staging, strategy)
     dump_yaml(cfg, os.path.join(write_dir, "params.yaml"))
     # Every worker resumes from the chief's backup, so all start at the same epoch.
     phase_backup = PhaseBackup(
-        os.path.join(out_dir, BACKUP_DIR),
+        os.path.join(staging, BACKUP_DIR),
         os.path.join(write_dir, BACKUP_DIR),
         fingerprint=config_fingerprint(cfg),
         log=print if chief else (lambda line: None),
@@ -153,9 +174,10 @@ def run(
             raise ValueError(
                 f"the trainer given was built for another config than {cfg.topology}'s"
             )
+        # The divergence check comes first, so that no non-finite epoch is backed up.
         trained = trainer.train(
             seed=cfg.train.seed,
-            callbacks=[phase_backup] if backup else [],
+            callbacks=[StopOnNonFinite(), *([phase_backup] if backup else [])],
             verbose=verbose,
             log_dir=os.path.join(write_dir, "logs"),
         )
@@ -171,19 +193,93 @@ def run(
         if not is_multi_worker(strategy):
             raise
         raise WorkerFailure(worker_failure_message(strategy, e)) from e
+    except TrainingDiverged:
+        # Nothing of a diverged run is worth resuming: drop it whole.
+        shutil.rmtree(write_dir, ignore_errors=True)
+        raise
+    if phase_backup.restored:
+        metrics["resumed"] = phase_backup.restored
     _atomic_write_text(
         os.path.join(write_dir, "metrics.json"), json.dumps(metrics, indent=2, allow_nan=True)
     )
-    # The run is complete: its backups are not needed for a resume any more.
-    shutil.rmtree(os.path.join(write_dir, BACKUP_DIR), ignore_errors=True)
     if not chief:
         shutil.rmtree(write_dir, ignore_errors=True)
+        return metrics
+    publish(staging, out_dir, overwrite)
     return metrics
+
+
+#: Files that make a directory a tfs2s run directory.
+RUN_FILES = ("metrics.json", "params.yaml", "model.keras", "trained.json")
+
+
+def staging_dir(out_dir: str) -> str:
+    """Where a run into ``out_dir`` is written until it is complete: the hidden sibling
+    ``.<name>.partial``. Its name depends on ``out_dir`` alone, so a killed run rerun
+    with the same command finds its per-phase backups there and resumes."""
+    parent, name = os.path.split(os.path.abspath(out_dir))
+    return os.path.join(parent, f".{name}.partial")
+
+
+def check_out_dir(out_dir: str, overwrite: bool) -> None:
+    """Refuse to train into ``out_dir`` if that would replace something; reads only.
+
+    Raises:
+        InputError: ``out_dir`` is a file; holds a run and ``overwrite`` is false; or is
+            a non-empty directory that is not a run directory (never replaced).
+    """
+    if os.path.lexists(out_dir) and not os.path.isdir(out_dir):
+        raise InputError(f"run directory {out_dir} exists and is not a directory")
+    if not os.path.isdir(out_dir) or not os.listdir(out_dir):
+        return
+    present = [f for f in RUN_FILES if os.path.exists(os.path.join(out_dir, f))]
+    if not present:
+        raise InputError(
+            f"run directory {out_dir} exists, is not empty and holds no tfs2s run "
+            f"(none of {', '.join(RUN_FILES)}); choose another --out"
+        )
+    if not overwrite:
+        kind = "a finished run" if "metrics.json" in present else "an unfinished older run"
+        raise InputError(
+            f"run directory {out_dir} already holds {kind}; pass --overwrite to replace it "
+            "whole, or choose another --out"
+        )
+
+
+def _prepare_staging(staging: str, cfg: RunConfig) -> None:
+    """Keep a staging directory of the same config (its backups resume the run); drop one
+    of another config (it cannot be resumed by this run)."""
+    params = os.path.join(staging, "params.yaml")
+    if os.path.isdir(staging):
+        try:
+            same = config_fingerprint(load_yaml(params)) == config_fingerprint(cfg)
+        except (OSError, ValueError):
+            same = False
+        if not same:
+            print(f"tfs2s: discarding the unfinished run of another config in {staging}")
+            shutil.rmtree(staging)
+    os.makedirs(staging, exist_ok=True)
+
+
+def publish(staging: str, out_dir: str, overwrite: bool) -> None:
+    """Move the complete run in ``staging`` into place as ``out_dir`` (replacing a previous
+    run only with ``overwrite``); its backups are not needed any more."""
+    check_out_dir(out_dir, overwrite)  # again: another process may have written there
+    shutil.rmtree(os.path.join(staging, BACKUP_DIR), ignore_errors=True)
+    if os.path.isdir(out_dir) and os.listdir(out_dir):
+        parent, name = os.path.split(os.path.abspath(out_dir))
+        old = os.path.join(parent, f".{name}.old-{os.getpid()}")
+        os.replace(out_dir, old)
+        os.replace(staging, out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        # rename(2) replaces an empty directory.
+        os.replace(staging, out_dir)
 
 
 def config_fingerprint(cfg: RunConfig) -> str:
     """Identifies what a backup was trained with (the strategy may change on resume)."""
-    d = cfg.to_dict()
+    d = recorded(cfg)
     d["train"] = {k: v for k, v in d["train"].items() if k != "strategy"}
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -88,6 +88,25 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run_tune_from_train_args)
 
 
+def command_line_keys(args: argparse.Namespace, cfg) -> dict:
+    """Config key -> value of every key set by ``--set`` or a flag (``--batch-size``, ...):
+    the user fixed these, so a search must not override them."""
+    from tfs2s.config import flatten, parse_set
+
+    keys = set(parse_set(getattr(args, "set", []) or []))
+    flags = {
+        "batch_size": ("train.batch_size",),
+        "epochs": ("train.epochs", "train.translator_epochs"),
+        "seed": ("train.seed",),
+        "strategy": ("train.strategy",),
+    }
+    for flag, names in flags.items():
+        if getattr(args, flag, None) is not None:
+            keys.update(names)
+    values = flatten(cfg.to_dict())
+    return {k: values[k] for k in sorted(keys) if k in values}
+
+
 def run_tune_from_train_args(args: argparse.Namespace) -> int:
     """Run the search the parsed flags describe (``train.py --tune`` and ``tfs2s tune``)."""
     from tfs2s.cli import config_from_args
@@ -104,7 +123,9 @@ def run_tune_from_train_args(args: argparse.Namespace) -> int:
         max_epochs=args.max_epochs,
         factor=args.factor,
     )
-    space = load_space(args.space)
+    from tfs2s.tuning.space import without_fixed
+
+    space = without_fixed(load_space(args.space), command_line_keys(args, base))
     if base.train.strategy == "multiworker":
         raise ValueError(
             "--strategy multiworker: keras-tuner runs each trial under a single-worker "

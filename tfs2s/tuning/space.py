@@ -80,7 +80,7 @@ MODE_ONLY: dict[str, str] = {
     "train.finetune_encoder": "two_phase",
 }
 #: Keys that are not hyper-parameters of a trial.
-NOT_TUNABLE: tuple[str, ...] = ("topology", "train.strategy", "train.seed")
+NOT_TUNABLE: tuple[str, ...] = ("topology", "train.strategy", "train.seed", "data.trust_pickle")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -259,6 +259,28 @@ def applicable(space: Mapping[str, HParam], cfg: RunConfig) -> dict[str, HParam]
         if baseline and key in SEQ2SEQ_ONLY:
             continue
         if key in MODE_ONLY and MODE_ONLY[key] != cfg.train.mode:
+            continue
+        out[key] = param
+    return out
+
+
+def without_fixed(
+    space: Mapping[str, HParam], fixed: Mapping[str, Any], log=print
+) -> dict[str, HParam]:
+    """``space`` without the keys the user fixed on the command line, with one note each.
+
+    Args:
+        space: the search space.
+        fixed: config key -> the value the user set (``--set``, ``--batch-size``, ...).
+        log: called with one line per dropped key.
+    """
+    out = {}
+    for key, param in space.items():
+        if key in fixed:
+            log(
+                f"tfs2s: note: {key} is fixed at {fixed[key]!r} (set on the command line), "
+                "so it is not searched"
+            )
             continue
         out[key] = param
     return out
