@@ -12,11 +12,35 @@ import types
 import typing
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
 from tfs2s.topology import parse_topology
+
+# --- Name lists: each defined once here; argparse choices, validation and help derive
+# from them (``choices(Mode)``).
+Truncate = Literal["head", "tail"]
+Mode = Literal["two_phase", "joint"]
+Optimizer = Literal["adam", "sgd", "rmsprop"]
+Strategy = Literal["auto", "one", "mirrored", "multiworker"]
+#: keras-tuner tuners of ``tfs2s tune`` (not a config key: a search setting).
+Tuner = Literal["random", "bayesian", "hyperband"]
+#: valid-split metrics a search optimises (not a config key: a search setting).
+Objective = Literal["mae", "f1_2"]
+#: Whether a smaller or a larger value of a valid metric is better.
+METRIC_DIRECTIONS: dict[str, str] = {"loss": "min", "mae": "min", "f1_2": "max"}
+
+
+def choices(literal: Any) -> tuple[str, ...]:
+    """The names of a ``Literal`` name list, in order: ``choices(Mode)``."""
+    return typing.get_args(literal)
+
+
+def one_of(literal: Any) -> str:
+    """``a, b or c``: the names of ``literal`` for help texts."""
+    names = choices(literal)
+    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +65,7 @@ class DataConfig:
     data_map: dict[str, str] | None = None
     folds: str | None = None
     max_seq_len: int = 20
-    truncate: str = "head"
+    truncate: Truncate = "head"
     trust_pickle: bool = False
     synthetic_seed: int = 0
     synthetic_segments: int = 2199
@@ -103,29 +127,22 @@ class TrainConfig:
             is one batch).
     """
 
-    mode: str = "two_phase"
+    mode: Mode = "two_phase"
     epochs: int = 30
     translator_epochs: int = 20
     batch_size: int = 32
     learning_rate: float = 1e-3
-    optimizer: str = "adam"
+    optimizer: Optimizer = "adam"
     patience: int = 5
     translation_weight: float = 1.0
     cycle_weight: float = 0.0
     finetune_encoder: bool = False
     seed: int = 0
-    strategy: str = "auto"
+    strategy: Strategy = "auto"
     jit_compile: bool = False
     steps_per_execution: int = 0
     eval_batch_size: int = 1024
 
-
-CHOICES: dict[str, tuple[str, ...]] = {
-    "data.truncate": ("head", "tail"),
-    "train.mode": ("two_phase", "joint"),
-    "train.optimizer": ("adam", "sgd", "rmsprop"),
-    "train.strategy": ("auto", "one", "mirrored", "multiworker"),
-}
 
 POSITIVE: tuple[str, ...] = (
     "data.max_seq_len",
@@ -181,6 +198,10 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
     hints = annotation
     origin = typing.get_origin(hints)
     args = typing.get_args(hints)
+    if origin is Literal:
+        if value not in args or isinstance(value, bool):
+            raise ValueError(f"config {key}: expected one of {list(args)}, found {value!r}")
+        return value
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
@@ -236,9 +257,13 @@ def parse_data_map(text: str) -> dict[str, str]:
 def _validate(cfg: RunConfig) -> None:
     parse_topology(cfg.topology)
     flat = flatten(cfg.to_dict())
-    for key, choices in CHOICES.items():
-        if flat[key] not in choices:
-            raise ValueError(f"config {key}: expected one of {list(choices)}, found {flat[key]!r}")
+    for section, cls in SECTIONS.items():
+        for field, hint in typing.get_type_hints(cls).items():
+            key = f"{section}.{field}"
+            if typing.get_origin(hint) is Literal and flat[key] not in choices(hint):
+                raise ValueError(
+                    f"config {key}: expected one of {list(choices(hint))}, found {flat[key]!r}"
+                )
     for key in POSITIVE:
         if not flat[key] > 0:
             raise ValueError(f"config {key}: expected a value > 0, found {flat[key]!r}")

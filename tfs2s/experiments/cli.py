@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from tfs2s.cli_args import add_config_args, add_data_args, config_from_args
+
 
 def add_parser(sub) -> None:
-    from tfs2s.cli import add_config_args, add_data_args
-
     p = sub.add_parser("experiments", help="reproduce the paper's tables")
     esub = p.add_subparsers(dest="experiment", required=True)
     pp = esub.add_parser("paper", help="every row of the poster's tables, several seeds")
@@ -31,7 +31,6 @@ def add_parser(sub) -> None:
 
 
 def _cmd_paper(args: argparse.Namespace) -> int:
-    from tfs2s.cli import config_from_args
     from tfs2s.experiments.paper import parse_shard, run_paper
 
     if args.seeds < 1:

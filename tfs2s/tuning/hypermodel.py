@@ -22,14 +22,13 @@ from collections.abc import Mapping
 import keras
 import keras_tuner as kt
 
-from tfs2s.config import RunConfig
+from tfs2s.config import METRIC_DIRECTIONS, Objective, RunConfig, choices
 from tfs2s.topology import parse_topology
 from tfs2s.tuning.space import HParam, applicable
 
 #: ``--objective`` name -> (metric reported to the oracle, direction).
 OBJECTIVES: dict[str, tuple[str, str]] = {
-    "mae": ("valid_mae", "min"),
-    "f1_2": ("valid_f1_2", "max"),
+    name: (f"valid_{name}", METRIC_DIRECTIONS[name]) for name in choices(Objective)
 }
 
 
