@@ -23,6 +23,8 @@ from tfs2s.topology import parse_topology
 Truncate = Literal["head", "tail"]
 Mode = Literal["two_phase", "joint"]
 Optimizer = Literal["adam", "sgd", "rmsprop"]
+#: ``model.encoder``: see :mod:`tfs2s.models.encoders` for the contract.
+EncoderKind = Literal["lstm"]
 Strategy = Literal["auto", "one", "mirrored", "multiworker"]
 #: keras-tuner tuners of ``tfs2s tune`` (not a config key: a search setting).
 Tuner = Literal["random", "bayesian", "hyperband"]
@@ -76,6 +78,8 @@ class ModelConfig:
     """Model sizes (paper/MCTN defaults).
 
     Attributes:
+        encoder: the translation encoder (:mod:`tfs2s.models.encoders`); ``lstm``: stacked
+            (bi)LSTMs.
         hidden: LSTM units per direction of each translation encoder layer.
         depth: stacked encoder layers.
         bidirectional: bidirectional encoders (decoder width is then 2 * hidden).
@@ -88,6 +92,7 @@ class ModelConfig:
             for long sequences, where the unrolled graph grows large.
     """
 
+    encoder: EncoderKind = "lstm"
     hidden: int = 32
     depth: int = 1
     bidirectional: bool = True
@@ -181,6 +186,49 @@ class RunConfig:
     def replace(self, **overrides: Any) -> RunConfig:
         """Return a copy with dotted-key overrides applied, e.g. ``{"train.seed": 3}``."""
         return apply_overrides(self, overrides)
+
+
+#: Keys that only a translator (not a baseline) reads.
+SEQ2SEQ_ONLY: tuple[str, ...] = (
+    "model.encoder",
+    "model.hidden",
+    "model.depth",
+    "model.bidirectional",
+    "model.decoder_attention",
+    "train.translation_weight",
+    "train.cycle_weight",
+    "train.translator_epochs",
+    "train.finetune_encoder",
+)
+#: Keys that only one training mode reads.
+MODE_ONLY: dict[str, str] = {
+    "train.translation_weight": "joint",
+    "train.cycle_weight": "joint",
+    "train.translator_epochs": "two_phase",
+    "train.finetune_encoder": "two_phase",
+}
+
+
+def is_read(key: str, cfg: RunConfig) -> bool:
+    """Whether a run of ``cfg`` (its topology kind and training mode) reads ``key``."""
+    if key in SEQ2SEQ_ONLY and parse_topology(cfg.topology).is_baseline:
+        return False
+    return key not in MODE_ONLY or MODE_ONLY[key] == cfg.train.mode
+
+
+def unread_keys(cfg: RunConfig) -> list[str]:
+    """Keys set to a non-default value that a run of ``cfg`` does not read.
+
+    The training CLI prints them as a note (a value that a run cannot use is never
+    silently ignored). ``--epochs`` sets both epoch keys, so ``train.translator_epochs``
+    is only reported when it differs from ``train.epochs``.
+    """
+    default = flatten(RunConfig().to_dict())
+    flat = flatten(cfg.to_dict())
+    unread = [k for k in flat if flat[k] != default[k] and not is_read(k, cfg)]
+    if flat["train.translator_epochs"] == flat["train.epochs"]:
+        unread = [k for k in unread if k != "train.translator_epochs"]
+    return unread
 
 
 SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}

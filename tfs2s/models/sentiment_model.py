@@ -6,14 +6,11 @@ from collections.abc import Mapping, Sequence
 
 import keras
 
-from tfs2s import modalities as M
 from tfs2s.models.graph_utils import (
     deserialize_part,
     encode_chain,
-    join,
-    modality_inputs,
-    normalize_inputs,
     serialize_parts,
+    standardized_inputs,
     stats_config,
 )
 
@@ -56,12 +53,11 @@ class SentimentModel(keras.Model):
         encoders = [deserialize_part(e) for e in encoders]
 
         # === Functional Model ===
-        inputs = modality_inputs(modalities, stats)
-        mask = inputs[M.MASK]
-        features = join(normalize_inputs(inputs, stats), modalities)
-        representation = encode_chain(encoders, features, mask)["sequence"]
+        view = standardized_inputs(modalities, stats)
+        mask = view.mask
+        representation = encode_chain(encoders, view.joined(modalities), mask)["sequence"]
         sentiment = regressor({"sequence": representation, "mask": mask})["sentiment"]
-        super().__init__(inputs=inputs, outputs={"sentiment": sentiment}, **kwargs)
+        super().__init__(inputs=view.inputs, outputs={"sentiment": sentiment}, **kwargs)
 
         # === Config ===
         self.modalities = modalities

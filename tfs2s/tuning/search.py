@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 
 from tfs2s.config import Objective, RunConfig, Tuner, choices, dump_yaml
-from tfs2s.tuning.space import HParam, applicable
+from tfs2s.tuning.space import HYPERBAND_EPOCHS, HParam, applicable
 
 TUNERS: tuple[str, ...] = choices(Tuner)
 PROJECT = "keras_tuner"
@@ -39,7 +39,6 @@ SEARCH_FILE = "search.yaml"
 TRIALS_FILE = "trials.csv"
 BEST_CONFIG_FILE = "best_config.yaml"
 #: Hyperband's bookkeeping values in a trial's hyper-parameters.
-HYPERBAND_EPOCHS = "tuner/epochs"
 
 
 @dataclasses.dataclass(frozen=True)

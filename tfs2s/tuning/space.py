@@ -41,8 +41,7 @@ from typing import Any
 
 import yaml
 
-from tfs2s.config import RunConfig, valid_keys
-from tfs2s.topology import parse_topology
+from tfs2s.config import RunConfig, is_read, valid_keys
 
 TYPES: tuple[str, ...] = ("choice", "int", "float", "boolean", "fixed")
 SAMPLINGS: tuple[str, ...] = ("linear", "log", "reverse_log")
@@ -61,24 +60,8 @@ _REQUIRED: dict[str, set[str]] = {
     "fixed": {"value"},
 }
 
-#: Keys that only a translator (not a baseline) reads.
-SEQ2SEQ_ONLY: tuple[str, ...] = (
-    "model.hidden",
-    "model.depth",
-    "model.bidirectional",
-    "model.decoder_attention",
-    "train.translation_weight",
-    "train.cycle_weight",
-    "train.translator_epochs",
-    "train.finetune_encoder",
-)
-#: Keys that only one training mode reads.
-MODE_ONLY: dict[str, str] = {
-    "train.translation_weight": "joint",
-    "train.cycle_weight": "joint",
-    "train.translator_epochs": "two_phase",
-    "train.finetune_encoder": "two_phase",
-}
+#: The epoch budget Hyperband gives a trial (a hyper-parameter of its trials).
+HYPERBAND_EPOCHS = "tuner/epochs"
 #: Keys that are not hyper-parameters of a trial.
 NOT_TUNABLE: tuple[str, ...] = ("topology", "train.strategy", "train.seed")
 
@@ -253,15 +236,7 @@ def load_space(path: str | Path | None) -> dict[str, HParam]:
 
 def applicable(space: Mapping[str, HParam], cfg: RunConfig) -> dict[str, HParam]:
     """The part of ``space`` that ``cfg``'s topology and training mode actually read."""
-    baseline = parse_topology(cfg.topology).is_baseline
-    out = {}
-    for key, param in space.items():
-        if baseline and key in SEQ2SEQ_ONLY:
-            continue
-        if key in MODE_ONLY and MODE_ONLY[key] != cfg.train.mode:
-            continue
-        out[key] = param
-    return out
+    return {key: param for key, param in space.items() if is_read(key, cfg)}
 
 
 def dump_space(space: Mapping[str, HParam], path: str | Path) -> None:
