@@ -74,6 +74,7 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     )
     add_data_args(p)
     add_config_args(p)
+    cli_args.add_recipe_arg(p, default="recommended")
     p.add_argument("--out", metavar="DIR", help="run directory (default runs/<topology>-s<seed>)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     cli_args.add_search_args(p, with_tune_flag=True)
@@ -98,6 +99,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if not args.topology and not args.config:
         raise SystemExit("error: --topology is required (see --list-topologies)")
     cfg = config_from_args(args, topology=args.topology)
+    cli_args.note_unread(cfg)
     from tfs2s.training.run import print_results, run
 
     out = args.out or os.path.join("runs", f"{cfg.topology}-s{cfg.train.seed}")

@@ -9,17 +9,21 @@ the ``Literal`` types of :mod:`tfs2s.config`.
 from __future__ import annotations
 
 import argparse
+import sys
 
 from tfs2s.config import (
     Objective,
+    Recipe,
     RunConfig,
     Strategy,
     Tuner,
     apply_overrides,
     choices,
+    load_recipe,
     load_yaml,
     parse_data_map,
     parse_set,
+    unread_keys,
 )
 
 STRATEGIES: tuple[str, ...] = choices(Strategy)
@@ -76,9 +80,34 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_recipe_arg(p: argparse.ArgumentParser, default: str) -> None:
+    """``--recipe NAME``: the named recipe the config starts from (under ``--config``)."""
+    p.add_argument(
+        "--recipe",
+        choices=choices(Recipe),
+        default=default,
+        help="named recipe the config starts from, before --config and --set: poster "
+        "(the paper's Algorithms 1 and 2: two-phase, frozen encoder) or recommended "
+        f"(joint training, regularised; see tfs2s/recipes/) (default {default})",
+    )
+
+
+def note_unread(cfg: RunConfig) -> None:
+    """Print one note naming the values ``cfg`` sets that its run does not read."""
+    unread = unread_keys(cfg)
+    if unread:
+        print(
+            f"tfs2s: note: topology {cfg.topology} in {cfg.train.mode} mode does not read "
+            f"{', '.join(unread)}: their values are ignored",
+            file=sys.stderr,
+        )
+
+
 def config_from_args(args: argparse.Namespace, topology: str | None = None) -> RunConfig:
-    """Defaults -> ``--config`` YAML -> ``--set`` -> explicit flags."""
-    cfg = RunConfig()
+    """Recipe (``--recipe``; the library defaults without one) -> ``--config`` YAML ->
+    ``--set`` -> explicit flags."""
+    recipe = getattr(args, "recipe", None)
+    cfg = load_recipe(recipe) if recipe else RunConfig()
     if getattr(args, "config", None):
         cfg = load_yaml(args.config, cfg)
     overrides = parse_set(getattr(args, "set", []) or [])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from tfs2s.cli_args import add_config_args, add_data_args, config_from_args
+from tfs2s.cli_args import add_config_args, add_data_args, add_recipe_arg, config_from_args
 
 
 def add_parser(sub) -> None:
@@ -13,6 +13,7 @@ def add_parser(sub) -> None:
     pp = esub.add_parser("paper", help="every row of the poster's tables, several seeds")
     add_data_args(pp)
     add_config_args(pp)
+    add_recipe_arg(pp, default="poster")
     pp.add_argument("--seeds", type=int, default=5, help="seeds per row (default 5)")
     pp.add_argument(
         "--tables",

@@ -43,6 +43,8 @@ def _lstm(input_dim: int, cfg: ModelConfig, name: str) -> keras.Model:
         cfg.bidirectional,
         cfg.dropout,
         unroll=cfg.unroll,
+        recurrent_dropout=cfg.recurrent_dropout,
+        layer_norm=cfg.layer_norm,
         name=name,
     )
 

@@ -55,7 +55,15 @@ def _checked_stats(topology: Topology, dims: Mapping[str, int], norm_stats: Mapp
 def _decoder(width: int, output_dim: int, cfg: ModelConfig, name: str) -> SequenceDecoder:
     """A decoder of ``output_dim`` frames started from a ``width``-wide encoder state,
     built now so that its weights are created in the parts' fixed order."""
-    part = SequenceDecoder(width, output_dim, cfg.decoder_attention, unroll=cfg.unroll, name=name)
+    part = SequenceDecoder(
+        width,
+        output_dim,
+        cfg.decoder_attention,
+        unroll=cfg.unroll,
+        dropout=cfg.dropout,
+        recurrent_dropout=cfg.recurrent_dropout,
+        name=name,
+    )
     state = (None, width)
     part.build(
         {
@@ -143,6 +151,8 @@ class TopologyModels:
             model_cfg.regressor_depth,
             model_cfg.dropout,
             unroll=model_cfg.unroll,
+            recurrent_dropout=model_cfg.recurrent_dropout,
+            layer_norm=model_cfg.layer_norm,
             name="regressor",
         )
         cycle_encoder = cycle_decoder = None

@@ -4,7 +4,8 @@
 and compiles one functional view per phase of
 :func:`~tfs2s.models.phase_schedule.phase_schedule`. :meth:`Trainer.train` runs the
 phases in order, freezing the parts a phase does not train, each with early stopping on
-the valid loss (best weights restored) when the data has a non-empty ``valid`` split.
+its selection metric (``train.select_metric``; best weights restored) when the data has a
+non-empty ``valid`` split.
 Training again with another seed re-initialises the weights and optimizer state in
 place, so the compiled (traced) train/test/predict functions are reused.
 """
@@ -15,20 +16,20 @@ import contextlib
 import dataclasses
 import math
 import os
-import sys
 from typing import Any
 
 import keras
 import tensorflow as tf
 from keras import ops
 
-from tfs2s.config import Mode, ModelConfig, RunConfig, TrainConfig, choices, unread_keys
+from tfs2s.config import Mode, ModelConfig, TrainConfig, choices
 from tfs2s.data.pipeline import DataSource
 from tfs2s.models.phase_schedule import Phase, phase_schedule
 from tfs2s.models.topology_models import TopologyModels
 from tfs2s.topology import Topology
 from tfs2s.training.losses import TRANSLATION_LOSS, absolute_error
 from tfs2s.training.phase_data import phase_dataset
+from tfs2s.training.selection import ValidSentimentMetric, early_stopping
 from tfs2s.training.strategies import supports_multi_step
 from tfs2s.training.trained_model import TrainedModel
 
@@ -66,13 +67,6 @@ class Trainer:
                 f"train.mode: expected one of {list(choices(Mode))}, found {train_cfg.mode!r}"
             )
         data.require(topology.training_modalities, f"topology {topology.name}")
-        unread = unread_keys(RunConfig(topology.name, model=model_cfg, train=train_cfg))
-        if unread:
-            print(
-                f"tfs2s: note: topology {topology.name} in {train_cfg.mode} mode does not read "
-                f"{', '.join(unread)}: their values are ignored",
-                file=sys.stderr,
-            )
         self.topology = topology
         self.model_cfg = model_cfg
         self.train_cfg = train_cfg
@@ -92,6 +86,7 @@ class Trainer:
         self._build_args = (topology, model_cfg, dict(data.dims), data.norm_stats(), cycle)
         self._seed = train_cfg.seed
         self._pristine = True
+        self._valid_predictions = None
         keras.utils.set_random_seed(train_cfg.seed)
         with self._scope():
             self.models = TopologyModels.build(*self._build_args)
@@ -114,12 +109,13 @@ class Trainer:
         return self.strategy.scope() if self.strategy is not None else contextlib.nullcontext()
 
     def _optimizer(self) -> keras.optimizers.Optimizer:
-        return keras.optimizers.get(
-            {
-                "class_name": self.train_cfg.optimizer,
-                "config": {"learning_rate": self.train_cfg.learning_rate},
-            }
-        )
+        cfg = self.train_cfg
+        config: dict[str, Any] = {"learning_rate": cfg.learning_rate}
+        if cfg.optimizer == "adamw" or cfg.weight_decay > 0:
+            config["weight_decay"] = cfg.weight_decay
+        if cfg.clipnorm is not None:
+            config["clipnorm"] = cfg.clipnorm
+        return keras.optimizers.get({"class_name": cfg.optimizer, "config": config})
 
     def _compile(self, phase: Phase) -> None:
         losses = {
@@ -188,6 +184,9 @@ class Trainer:
 
     def _dataset(self, split: str, phase: Phase, seed: int, training: bool):
         batch = self.train_cfg.batch_size if training else self.train_cfg.eval_batch_size
+        sources = self.models.sources
+        rate = self.train_cfg.modality_dropout
+        dropping = (rate, sources) if rate > 0 and len(sources) > 1 and phase.regresses else None
         return phase_dataset(
             self.data,
             split,
@@ -196,6 +195,7 @@ class Trainer:
             batch_size=batch,
             seed=seed,
             training=training,
+            modality_dropout=dropping,
         )
 
     def _freeze_all_but(self, phase: Phase) -> None:
@@ -225,13 +225,7 @@ class Trainer:
         train, steps = self._dataset("train", phase, seed, training=True)
         self._set_steps_per_execution(phase, steps)
         valid = self._dataset("valid", phase, seed, training=False)[0] if self._has_valid else None
-        phase_callbacks = []
-        if valid is not None:
-            phase_callbacks.append(
-                keras.callbacks.EarlyStopping(
-                    monitor="val_loss", patience=self.train_cfg.patience, restore_best_weights=True
-                )
-            )
+        phase_callbacks = self._selection(phase) if valid is not None else []
         if log_dir is not None:
             phase_callbacks.append(keras.callbacks.TensorBoard(os.path.join(log_dir, phase.name)))
         fitted = phase.model.fit(
@@ -243,14 +237,35 @@ class Trainer:
             verbose=verbose,
             shuffle=False,
         )
-        losses = fitted.history["loss"]
-        val_losses = fitted.history.get("val_loss", [None] * len(losses))
-        return [
-            {
-                "phase": phase.name,
-                "epoch": i + 1,
-                "loss": float(loss),
-                "val_loss": None if val is None else float(val),
-            }
-            for i, (loss, val) in enumerate(zip(losses, val_losses, strict=True))
-        ]
+        return _history_rows(phase.name, fitted.history, self._selected_metric(phase))
+
+    def _selected_metric(self, phase: Phase) -> str:
+        """What ``phase`` selects on: translation phases keep their valid loss."""
+        return self.train_cfg.select_metric if phase.regresses else "loss"
+
+    def _selection(self, phase: Phase) -> list[keras.callbacks.Callback]:
+        """Early stopping (best weights restored) on the phase's selection metric."""
+        metric = self._selected_metric(phase)
+        callbacks: list[keras.callbacks.Callback] = []
+        if metric != "loss":
+            if self._valid_predictions is None:
+                names = self.topology.inference_modalities
+                batches = self.data.dataset("valid", names, self.train_cfg.eval_batch_size)
+                self._valid_predictions = (batches.cache(), self.data.labels("valid"))
+            dataset, labels = self._valid_predictions
+            callbacks.append(ValidSentimentMetric(metric, self.sentiment_model, dataset, labels))
+        return callbacks + [early_stopping(metric, self.train_cfg.patience)]
+
+
+def _history_rows(phase: str, history: dict, metric: str) -> list[dict[str, Any]]:
+    """One row per epoch: ``phase, epoch, loss, val_loss`` (+ ``val_<metric>``)."""
+    losses = history["loss"]
+    columns = ["val_loss"] + ([f"val_{metric}"] if metric != "loss" else [])
+    rows = []
+    for i, loss in enumerate(losses):
+        row = {"phase": phase, "epoch": i + 1, "loss": float(loss)}
+        for column in columns:
+            values = history.get(column)
+            row[column] = None if values is None else float(values[i])
+        rows.append(row)
+    return rows

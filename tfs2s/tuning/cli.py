@@ -17,8 +17,10 @@ import os
 from tfs2s.cli_args import (  # noqa: F401  (add_search_args: public here too)
     add_config_args,
     add_data_args,
+    add_recipe_arg,
     add_search_args,
     config_from_args,
+    note_unread,
 )
 
 
@@ -35,6 +37,7 @@ def add_parser(sub) -> None:
     p.add_argument("--topology", metavar="NAME", help="e.g. embed_AV_T, T_V, baseline_TAV")
     add_data_args(p)
     add_config_args(p)
+    add_recipe_arg(p, default="recommended")
     add_search_args(p, with_tune_flag=False)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run_tune_from_train_args)
@@ -48,6 +51,7 @@ def run_tune_from_train_args(args: argparse.Namespace) -> int:
     if not getattr(args, "topology", None) and not getattr(args, "config", None):
         raise SystemExit("error: --topology is required (see train.py --list-topologies)")
     base = config_from_args(args, topology=args.topology)
+    note_unread(base)
     spec = SearchSpec(
         tuner=args.tune,
         objective=args.objective,

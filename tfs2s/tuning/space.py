@@ -30,6 +30,16 @@ config key may be added::
     model.bidirectional: {type: boolean}
     model.regressor_depth: {type: fixed, value: 2}
     train.batch_size: null
+
+The regularisation and selection keys of the recipes are searchable the same way::
+
+    model.recurrent_dropout: {type: float, min: 0.0, max: 0.3, step: 0.1}
+    model.layer_norm: {type: boolean}
+    train.optimizer: {type: choice, values: [adam, adamw]}
+    train.weight_decay: {type: float, min: 1.0e-5, max: 1.0e-2, sampling: log}
+    train.clipnorm: {type: choice, values: [0.5, 1.0, 5.0]}
+    train.modality_dropout: {type: float, min: 0.0, max: 0.3, step: 0.1}
+    train.select_metric: {type: choice, values: [loss, mae, f1_2]}
 """
 
 from __future__ import annotations
@@ -63,7 +73,7 @@ _REQUIRED: dict[str, set[str]] = {
 #: The epoch budget Hyperband gives a trial (a hyper-parameter of its trials).
 HYPERBAND_EPOCHS = "tuner/epochs"
 #: Keys that are not hyper-parameters of a trial.
-NOT_TUNABLE: tuple[str, ...] = ("topology", "train.strategy", "train.seed")
+NOT_TUNABLE: tuple[str, ...] = ("topology", "recipe", "train.strategy", "train.seed")
 
 
 @dataclasses.dataclass(frozen=True)
