@@ -25,6 +25,9 @@ from tfs2s.config import METRIC_DIRECTIONS, Objective, RunConfig, choices
 from tfs2s.topology import parse_topology
 from tfs2s.tuning.space import HYPERBAND_EPOCHS, HParam, applicable
 
+#: The trial a promoted Hyperband trial continues (a hyper-parameter of the trial).
+PROMOTED_FROM = "tuner/trial_id"
+
 #: ``--objective`` name -> (metric reported to the oracle, direction).
 OBJECTIVES: dict[str, tuple[str, str]] = {
     name: (f"valid_{name}", METRIC_DIRECTIONS[name]) for name in choices(Objective)
@@ -119,8 +122,8 @@ class TopologyHyperModel(kt.HyperModel):
 
         Raises:
             TypeError: for positional or keyword arguments other than ``epochs``,
-                ``callbacks`` and ``verbose`` (a trial's data and batches come from the
-                run config, not from ``tuner.search``).
+                ``callbacks``, ``verbose`` and Hyperband's ``initial_epoch`` (a trial's
+                data and batches come from the run config, not from ``tuner.search``).
             ValueError: if ``model`` is not the model :meth:`build` returned last, or
                 ``epochs`` differs from the budget the trainer was built with.
         """
@@ -128,6 +131,8 @@ class TopologyHyperModel(kt.HyperModel):
         from tfs2s.training.run import predict_split
 
         kwargs.pop("verbose", None)  # a trial's verbosity is the search's ``verbose``
+        # A promoted Hyperband trial trains from scratch (see the module docstring).
+        kwargs.pop("initial_epoch", None)
         if args or kwargs:
             raise TypeError(
                 f"TopologyHyperModel.fit takes no data or fit arguments (the run config "
@@ -142,6 +147,10 @@ class TopologyHyperModel(kt.HyperModel):
                 f"{cfg.train.epochs} (Hyperband's tuner/epochs)"
             )
         del self._built
+        if PROMOTED_FROM in hp.values:
+            # Hyperband loaded the trial it promotes into ``model``; a two-phase schedule
+            # cannot continue from a sentiment-model checkpoint: start from the seed.
+            trainer.reinitialize(cfg.train.seed)
         trained = trainer.train(verbose=self.verbose)
         pred = predict_split(
             trained.sentiment_model,
