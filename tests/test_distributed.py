@@ -20,6 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY = [
     "--topology",
     "T_V",
+    # the poster's two-phase schedule, whose phases these tests follow
+    "--recipe",
+    "poster",
     "--set",
     "data.synthetic_segments=120",
     "--set",

@@ -31,7 +31,19 @@ def test_bad_config_key_lists_valid_keys():
 
 def test_train_one_epoch_writes_every_artefact(tmp_path):
     out = tmp_path / "run"
-    res = run_cli(["train.py", "--topology", "embed_AV_T", *TINY, "--out", str(out), "--quiet"])
+    res = run_cli(
+        [
+            "train.py",
+            "--topology",
+            "embed_AV_T",
+            "--recipe",
+            "poster",
+            *TINY,
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     for name in ("params.yaml", "model.keras", "translator.keras", "metrics.json", "history.csv"):
         assert (out / name).is_file(), name

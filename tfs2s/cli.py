@@ -11,102 +11,18 @@ import os
 import sys
 from collections.abc import Sequence
 
-from tfs2s.config import RunConfig, apply_overrides, load_yaml, parse_data_map, parse_set
-from tfs2s.errors import InputError
-
-STRATEGIES = ("auto", "one", "mirrored", "multiworker")
-
-
-def add_data_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("data")
-    g.add_argument(
-        "--data",
-        metavar="PATH",
-        help="directory of CMU-SDK .csd files, a prepared cache (tfs2s data prepare) or an "
-        "aligned .pkl; default: the built-in synthetic CMU-MOSI",
-    )
-    g.add_argument(
-        "--data-map",
-        metavar="MAP",
-        help="modality files in --data, e.g. text=CMU_MOSI_GloVe50_WordVectors,"
-        "audio=CMU_MOSI_openSMILE_Segment,labels=CMU_MOSI_Opinion_Labels (.csd optional)",
-    )
-    g.add_argument("--folds", metavar="JSON", help="folds file; default: standard CMU-MOSI folds")
-    g.add_argument(
-        "--trust-pickle",
-        action="store_true",
-        help="allow reading a .pkl (unpickling runs code from the file: only for files you trust)",
-    )
-
-
-def add_config_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("configuration")
-    g.add_argument("--config", metavar="YAML", help="YAML file overriding the defaults")
-    g.add_argument(
-        "--set",
-        metavar="KEY=VALUE",
-        action="append",
-        default=[],
-        help="override one config value, e.g. --set train.mode=joint (repeatable)",
-    )
-    g.add_argument("--seed", type=int, help="random seed (train.seed)")
-    g.add_argument("--epochs", type=int, help="maximum epochs of every phase")
-    g.add_argument("--batch-size", type=int, help="global batch size (train.batch_size)")
-    g.add_argument(
-        "--strategy",
-        choices=STRATEGIES,
-        help="distribution strategy (train.strategy): auto (all GPUs if several), one, "
-        "mirrored (all GPUs, or all logical CPUs), multiworker (TF_CONFIG cluster); "
-        "see docs/distributed.md",
-    )
-    g.add_argument(
-        "--cpu-devices",
-        type=int,
-        metavar="N",
-        help="split the CPU into N logical devices before TensorFlow starts, so that "
-        "--strategy mirrored runs N replicas without a GPU (env TFS2S_CPU_DEVICES)",
-    )
-
-
-def config_from_args(args: argparse.Namespace, topology: str | None = None) -> RunConfig:
-    """Defaults -> ``--config`` YAML -> ``--set`` -> explicit flags.
-
-    Trust to unpickle comes from ``--trust-pickle`` alone: ``data.trust_pickle`` in a
-    ``--config`` file (see :func:`tfs2s.config.from_dict`) or a ``--set`` is ignored
-    with a note (a file must not grant itself the right to run code).
-    """
-    cfg = RunConfig()
-    if getattr(args, "config", None):
-        cfg = load_yaml(args.config, cfg)
-    overrides = parse_set(getattr(args, "set", []) or [])
-    if "data.trust_pickle" in overrides:
-        del overrides["data.trust_pickle"]
-        print(
-            "tfs2s: note: --set data.trust_pickle is ignored; only --trust-pickle grants trust",
-            file=sys.stderr,
-        )
-    if topology:
-        overrides["topology"] = topology
-    if getattr(args, "data", None):
-        overrides["data.path"] = args.data
-    if getattr(args, "data_map", None):
-        overrides["data.data_map"] = parse_data_map(args.data_map)
-    if getattr(args, "folds", None):
-        overrides["data.folds"] = args.folds
-    overrides["data.trust_pickle"] = bool(getattr(args, "trust_pickle", False))
-    if getattr(args, "seed", None) is not None:
-        overrides["train.seed"] = args.seed
-    if getattr(args, "epochs", None) is not None:
-        if args.epochs < 1:
-            raise InputError(f"--epochs: expected at least 1, found {args.epochs}")
-        overrides["train.epochs"] = args.epochs
-        overrides["train.translator_epochs"] = args.epochs
-    if getattr(args, "batch_size", None) is not None:
-        overrides["train.batch_size"] = args.batch_size
-    if getattr(args, "strategy", None):
-        overrides["train.strategy"] = args.strategy
-    return apply_overrides(cfg, overrides)
-
+from tfs2s import cli_args
+from tfs2s.cli_args import (  # noqa: F401  (public names of tfs2s.cli)
+    STRATEGIES,
+    add_config_args,
+    add_data_args,
+    add_search_args,
+    config_from_args,
+)
+from tfs2s.experiments import cli as experiments_cli
+from tfs2s.inference import cli as inference_cli
+from tfs2s.serving import cli as serving_cli
+from tfs2s.tuning import cli as tuning_cli
 
 # --------------------------------------------------------------------------- data
 
@@ -160,6 +76,7 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     )
     add_data_args(p)
     add_config_args(p)
+    cli_args.add_recipe_arg(p, default="recommended")
     p.add_argument("--out", metavar="DIR", help="run directory (default runs/<topology>-s<seed>)")
     p.add_argument(
         "--overwrite",
@@ -167,9 +84,7 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
         help="replace a finished run in --out (whole); without it, a finished run is refused",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    from tfs2s.tuning.cli import add_search_args
-
-    add_search_args(p, with_tune_flag=True)
+    cli_args.add_search_args(p, with_tune_flag=True)
 
 
 def list_topologies() -> str:
@@ -187,12 +102,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
         print(list_topologies())
         return 0
     if getattr(args, "tune", None):
-        from tfs2s.tuning.cli import run_tune_from_train_args
-
-        return run_tune_from_train_args(args)
+        return tuning_cli.run_tune_from_train_args(args)
     if not args.topology and not args.config:
         raise SystemExit("error: --topology is required (see --list-topologies)")
     cfg = config_from_args(args, topology=args.topology)
+    cli_args.note_unread(cfg)
     from tfs2s.training.run import print_results, run
 
     out = args.out or os.path.join("runs", f"{cfg.topology}-s{cfg.train.seed}")
@@ -219,19 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     pt = sub.add_parser("train", help="train one topology")
     add_train_args(pt)
     pt.set_defaults(func=_cmd_train)
-    for module in (
-        "tfs2s.experiments.cli",
-        "tfs2s.serving.cli",
-        "tfs2s.tuning.cli",
-        "tfs2s.inference.cli",
-    ):
-        try:
-            mod = __import__(module, fromlist=["add_parser"])
-        except ModuleNotFoundError as e:
-            if e.name != module:
-                raise
-            continue
-        mod.add_parser(sub)
+    for module in (experiments_cli, serving_cli, tuning_cli, inference_cli):
+        module.add_parser(sub)
     return parser
 
 

@@ -8,15 +8,47 @@ as ``params.yaml``; every value here is read by some part of the library.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
 from tfs2s.topology import parse_topology
+
+# --- Name lists: each defined once here; argparse choices, validation and help derive
+# from them (``choices(Mode)``).
+Truncate = Literal["head", "tail"]
+Mode = Literal["two_phase", "joint"]
+Optimizer = Literal["adam", "adamw", "sgd", "rmsprop"]
+#: ``model.encoder``: see :mod:`tfs2s.models.encoders` for the contract.
+EncoderKind = Literal["lstm"]
+Strategy = Literal["auto", "one", "mirrored", "multiworker"]
+#: keras-tuner tuners of ``tfs2s tune`` (not a config key: a search setting).
+Tuner = Literal["random", "bayesian", "hyperband"]
+#: valid-split metrics a search optimises (not a config key: a search setting).
+Objective = Literal["mae", "f1_2"]
+#: ``train.select_metric``: the valid metric that early stopping and best-weight
+#: restoring follow in the phases that regress sentiment.
+SelectMetric = Literal["loss", "mae", "f1_2"]
+#: Named recipes shipped in ``tfs2s/recipes/<name>.yaml`` (``--recipe``).
+Recipe = Literal["poster", "recommended"]
+#: Whether a smaller or a larger value of a valid metric is better.
+METRIC_DIRECTIONS: dict[str, str] = {"loss": "min", "mae": "min", "f1_2": "max"}
+
+
+def choices(literal: Any) -> tuple[str, ...]:
+    """The names of a ``Literal`` name list, in order: ``choices(Mode)``."""
+    return typing.get_args(literal)
+
+
+def one_of(literal: Any) -> str:
+    """``a, b or c``: the names of ``literal`` for help texts."""
+    names = choices(literal)
+    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,7 +75,7 @@ class DataConfig:
     data_map: dict[str, str] | None = None
     folds: str | None = None
     max_seq_len: int = 20
-    truncate: str = "head"
+    truncate: Truncate = "head"
     trust_pickle: bool = False
     synthetic_seed: int = 0
     synthetic_segments: int = 2199
@@ -54,11 +86,18 @@ class ModelConfig:
     """Model sizes (paper/MCTN defaults).
 
     Attributes:
+        encoder: the translation encoder (:mod:`tfs2s.models.encoders`); ``lstm``: stacked
+            (bi)LSTMs.
         hidden: LSTM units per direction of each translation encoder layer.
         depth: stacked encoder layers.
         bidirectional: bidirectional encoders (decoder width is then 2 * hidden).
         decoder_attention: decoders attend over the encoder outputs.
-        dropout: dropout on encoder/regressor inputs.
+        dropout: input dropout of every LSTM (encoders, decoders, regressor): the
+            encoders' and the regressor's input sequence, the decoders' previous frames.
+        recurrent_dropout: dropout on the recurrent state of every LSTM (encoders,
+            decoders, regressor). Keras then runs the LSTM without cuDNN (slower on GPU).
+        layer_norm: layer-normalise each encoder's output sequence and the regressor's
+            top LSTM outputs (adds a scale and offset per feature).
         regressor_hidden: units of each regressor RNN layer (the poster's K-layer RNN).
         regressor_depth: K, regressor RNN layers.
         unroll: unroll every LSTM over the ``max_seq_len`` steps of a batch. About twice
@@ -66,11 +105,14 @@ class ModelConfig:
             for long sequences, where the unrolled graph grows large.
     """
 
+    encoder: EncoderKind = "lstm"
     hidden: int = 32
     depth: int = 1
     bidirectional: bool = True
     decoder_attention: bool = True
     dropout: float = 0.0
+    recurrent_dropout: float = 0.0
+    layer_norm: bool = False
     regressor_hidden: int = 32
     regressor_depth: int = 1
     unroll: bool = True
@@ -86,8 +128,22 @@ class TrainConfig:
         translator_epochs: maximum epochs of each translation phase (two_phase).
         batch_size: global batch size.
         learning_rate: optimizer learning rate.
-        optimizer: ``adam``, ``sgd`` or ``rmsprop``.
-        patience: early-stopping patience on the valid loss (best weights restored).
+        optimizer: ``adam``, ``adamw``, ``sgd`` or ``rmsprop``.
+        weight_decay: decoupled weight decay of every weight (``adamw``: AdamW; other
+            optimizers apply it the same way); 0 for none.
+        clipnorm: clip each gradient to this L2 norm; ``None`` for no clipping.
+        patience: early-stopping patience on the selection metric (best weights
+            restored), in every phase that has a valid split.
+        select_metric: what a phase that regresses sentiment (``regression``, ``joint``)
+            selects on: ``loss`` (its valid loss), ``mae`` or ``f1_2`` (computed on the
+            valid split's predictions once per epoch). Translation phases select on
+            their valid translation loss.
+        modality_dropout: while training a model whose sentiment input joins several
+            modalities (``baseline_TA``, ``concat_TA_V``, ...), each training example,
+            with this probability, has one of them (chosen uniformly) replaced by its
+            train mean on every word, i.e. zero after standardisation; never more than
+            one, so a dropped example still has the others. Applies to the batches of
+            the ``regression`` and ``joint`` phases; translation targets are unchanged.
         translation_weight: weight of the translation loss (joint).
         cycle_weight: weight of the cycle loss translating back to the source (joint).
         finetune_encoder: two_phase: let the regression phase update the encoder(s).
@@ -105,29 +161,26 @@ class TrainConfig:
             is one batch).
     """
 
-    mode: str = "two_phase"
+    mode: Mode = "two_phase"
     epochs: int = 30
     translator_epochs: int = 20
     batch_size: int = 32
     learning_rate: float = 1e-3
-    optimizer: str = "adam"
+    optimizer: Optimizer = "adam"
+    weight_decay: float = 0.0
+    clipnorm: float | None = None
     patience: int = 5
+    select_metric: SelectMetric = "loss"
+    modality_dropout: float = 0.0
     translation_weight: float = 1.0
     cycle_weight: float = 0.0
     finetune_encoder: bool = False
     seed: int = 0
-    strategy: str = "auto"
+    strategy: Strategy = "auto"
     jit_compile: bool = False
     steps_per_execution: int = 0
     eval_batch_size: int = 1024
 
-
-CHOICES: dict[str, tuple[str, ...]] = {
-    "data.truncate": ("head", "tail"),
-    "train.mode": ("two_phase", "joint"),
-    "train.optimizer": ("adam", "sgd", "rmsprop"),
-    "train.strategy": ("auto", "one", "mirrored", "multiworker"),
-}
 
 POSITIVE: tuple[str, ...] = (
     "train.epochs",
@@ -148,14 +201,25 @@ NON_NEGATIVE: tuple[str, ...] = (
     "train.translation_weight",
     "train.cycle_weight",
     "model.dropout",
+    "model.recurrent_dropout",
+    "train.weight_decay",
+    "train.modality_dropout",
 )
+#: Rates: a value in [0, 1).
+RATES: tuple[str, ...] = ("model.dropout", "model.recurrent_dropout", "train.modality_dropout")
 
 
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
-    """Everything a run needs; written to ``params.yaml``."""
+    """Everything a run needs; written to ``params.yaml``.
+
+    Attributes:
+        recipe: the named recipe (``tfs2s/recipes/<recipe>.yaml``) the config was built
+            on, before ``--config`` and ``--set``; ``poster`` is the library defaults.
+    """
 
     topology: str = "embed_AV_T"
+    recipe: Recipe = "poster"
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
@@ -168,6 +232,53 @@ class RunConfig:
         return apply_overrides(self, overrides)
 
 
+#: Keys that only a translator (not a baseline) reads.
+SEQ2SEQ_ONLY: tuple[str, ...] = (
+    "model.encoder",
+    "model.hidden",
+    "model.depth",
+    "model.bidirectional",
+    "model.decoder_attention",
+    "train.translation_weight",
+    "train.cycle_weight",
+    "train.translator_epochs",
+    "train.finetune_encoder",
+)
+#: Keys that only one training mode reads.
+MODE_ONLY: dict[str, str] = {
+    "train.translation_weight": "joint",
+    "train.cycle_weight": "joint",
+    "train.translator_epochs": "two_phase",
+    "train.finetune_encoder": "two_phase",
+}
+
+
+def is_read(key: str, cfg: RunConfig) -> bool:
+    """Whether a run of ``cfg`` (its topology kind and training mode) reads ``key``."""
+    topology = parse_topology(cfg.topology)
+    if key in SEQ2SEQ_ONLY and topology.is_baseline:
+        return False
+    if key == "train.modality_dropout" and len(topology.inference_modalities) < 2:
+        return False
+    return key not in MODE_ONLY or MODE_ONLY[key] == cfg.train.mode
+
+
+def unread_keys(cfg: RunConfig) -> list[str]:
+    """Keys set to a non-default value that a run of ``cfg`` does not read.
+
+    "Non-default" is against ``cfg.recipe``'s values, so a recipe's own settings are not
+    reported. ``train.py`` and ``tfs2s tune`` print them as a note (a value that a run cannot use is never
+    silently ignored). ``--epochs`` sets both epoch keys, so ``train.translator_epochs``
+    is only reported when it differs from ``train.epochs``.
+    """
+    default = flatten(_recipe_values(cfg.recipe))
+    flat = flatten(cfg.to_dict())
+    unread = [k for k in flat if flat[k] != default[k] and not is_read(k, cfg)]
+    if flat["train.translator_epochs"] == flat["train.epochs"]:
+        unread = [k for k in unread if k != "train.translator_epochs"]
+    return unread
+
+
 SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
 
 
@@ -175,7 +286,7 @@ def valid_keys() -> list[str]:
     keys = ["topology"]
     for section, cls in SECTIONS.items():
         keys += [f"{section}.{f.name}" for f in dataclasses.fields(cls)]
-    return keys
+    return keys + ["recipe"]
 
 
 def _coerce(key: str, value: Any, annotation: Any) -> Any:
@@ -183,6 +294,10 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
     hints = annotation
     origin = typing.get_origin(hints)
     args = typing.get_args(hints)
+    if origin is Literal:
+        if value not in args or isinstance(value, bool):
+            raise ValueError(f"config {key}: expected one of {list(args)}, found {value!r}")
+        return value
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
@@ -238,18 +353,29 @@ def parse_data_map(text: str) -> dict[str, str]:
 def _validate(cfg: RunConfig) -> None:
     parse_topology(cfg.topology)
     flat = flatten(cfg.to_dict())
-    for key, choices in CHOICES.items():
-        if flat[key] not in choices:
-            raise ValueError(f"config {key}: expected one of {list(choices)}, found {flat[key]!r}")
+    if cfg.recipe not in choices(Recipe):
+        raise ValueError(
+            f"config recipe: expected one of {list(choices(Recipe))}, found {cfg.recipe!r}"
+        )
+    for section, cls in SECTIONS.items():
+        for field, hint in typing.get_type_hints(cls).items():
+            key = f"{section}.{field}"
+            if typing.get_origin(hint) is Literal and flat[key] not in choices(hint):
+                raise ValueError(
+                    f"config {key}: expected one of {list(choices(hint))}, found {flat[key]!r}"
+                )
     for key in POSITIVE:
         if not flat[key] > 0:
             raise ValueError(f"config {key}: expected a value > 0, found {flat[key]!r}")
     for key in NON_NEGATIVE:
         if not flat[key] >= 0:
             raise ValueError(f"config {key}: expected a value >= 0, found {flat[key]!r}")
-    if not flat["model.dropout"] < 1:
+    for key in RATES:
+        if not flat[key] < 1:
+            raise ValueError(f"config {key}: expected a value in [0, 1), found {flat[key]!r}")
+    if flat["train.clipnorm"] is not None and not flat["train.clipnorm"] > 0:
         raise ValueError(
-            f"config model.dropout: expected a value in [0, 1), found {flat['model.dropout']!r}"
+            f"config train.clipnorm: expected a value > 0 or null, found {flat['train.clipnorm']!r}"
         )
 
 
@@ -267,19 +393,17 @@ def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 def apply_overrides(cfg: RunConfig, overrides: Mapping[str, Any]) -> RunConfig:
     """Apply dotted-key overrides; unknown keys raise ValueError listing the valid ones."""
     sections = {name: dataclasses.asdict(getattr(cfg, name)) for name in SECTIONS}
-    topology = cfg.topology
+    top = {"topology": cfg.topology, "recipe": cfg.recipe}
     for key, value in overrides.items():
-        if key == "topology":
-            topology = _coerce(key, value, str)
+        if key in top:
+            top[key] = _coerce(key, value, typing.get_type_hints(RunConfig)[key])
             continue
         section, _, field = key.partition(".")
         if section not in SECTIONS or field not in sections[section]:
             raise ValueError(f"unknown config key {key!r}; valid keys: {', '.join(valid_keys())}")
         ftype = typing.get_type_hints(SECTIONS[section])[field]
         sections[section][field] = _coerce(key, value, ftype)
-    new = RunConfig(
-        topology=topology, **{name: SECTIONS[name](**vals) for name, vals in sections.items()}
-    )
+    new = RunConfig(**top, **{name: SECTIONS[name](**vals) for name, vals in sections.items()})
     _validate(new)
     return new
 
@@ -364,3 +488,24 @@ def dump_yaml(cfg: RunConfig, path: str | Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(yaml.safe_dump(recorded(cfg), sort_keys=False))
     tmp.replace(path)
+
+
+RECIPE_DIR = Path(__file__).resolve().parent / "recipes"
+
+
+def recipe_path(name: str) -> Path:
+    """The YAML file of recipe ``name``."""
+    if name not in choices(Recipe):
+        raise ValueError(f"--recipe: expected one of {list(choices(Recipe))}, found {name!r}")
+    return RECIPE_DIR / f"{name}.yaml"
+
+
+@functools.cache
+def _recipe_values(name: str) -> dict[str, Any]:
+    return load_recipe(name).to_dict()
+
+
+def load_recipe(name: str) -> RunConfig:
+    """The library defaults with recipe ``name``'s values: the first layer of a config,
+    under ``--config`` and ``--set``; ``recipe`` records the name."""
+    return load_yaml(recipe_path(name)).replace(recipe=name)

@@ -102,3 +102,55 @@ def test_data_map_parsing():
 def test_from_dict_accepts_params_yaml_layout():
     d = yaml.safe_load(yaml.safe_dump(dataclasses.asdict(RunConfig())))
     assert from_dict(d) == RunConfig()
+
+
+def test_poster_recipe_is_the_library_defaults_and_recommended_differs():
+    from tfs2s.config import load_recipe
+
+    assert load_recipe("poster") == RunConfig()
+    recommended = load_recipe("recommended")
+    assert recommended.recipe == "recommended" and recommended.train.mode == "joint"
+    assert recommended.train.select_metric == "mae" and recommended.train.weight_decay > 0
+
+
+def test_recipe_is_recorded_in_params_yaml(tmp_path):
+    from tfs2s.config import load_recipe
+
+    cfg = load_recipe("recommended").replace(**{"train.seed": 2})
+    dump_yaml(cfg, tmp_path / "params.yaml")
+    assert yaml.safe_load((tmp_path / "params.yaml").read_text())["recipe"] == "recommended"
+    assert load_yaml(tmp_path / "params.yaml") == cfg
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"model.recurrent_dropout": 1.0}, "model.recurrent_dropout: expected a value in [0, 1)"),
+        ({"train.modality_dropout": -0.1}, "train.modality_dropout: expected a value >= 0"),
+        ({"train.weight_decay": -1}, "train.weight_decay: expected a value >= 0"),
+        ({"train.clipnorm": 0}, "train.clipnorm: expected a value > 0 or null"),
+        ({"train.select_metric": "acc"}, "expected one of ['loss', 'mae', 'f1_2']"),
+        ({"train.optimizer": "lamb"}, "expected one of ['adam', 'adamw', 'sgd', 'rmsprop']"),
+        ({"recipe": "best"}, "recipe: expected one of ['poster', 'recommended']"),
+    ],
+)
+def test_training_feature_keys_are_validated(overrides, message):
+    with pytest.raises(ValueError) as e:
+        apply_overrides(RunConfig(), overrides)
+    assert message in str(e.value)
+
+
+def test_unread_values_are_named_against_the_recipe():
+    from tfs2s.config import load_recipe, unread_keys
+
+    base = RunConfig(topology="baseline_T")
+    assert unread_keys(base.replace(**{"model.hidden": 8})) == ["model.hidden"]
+    assert unread_keys(base.replace(**{"train.modality_dropout": 0.2})) == [
+        "train.modality_dropout"
+    ]
+    assert (
+        unread_keys(RunConfig(topology="baseline_TA").replace(**{"train.modality_dropout": 0.2}))
+        == []
+    )
+    # a recipe's own values (joint weights on a baseline) are not reported
+    assert unread_keys(load_recipe("recommended").replace(topology="baseline_T")) == []

@@ -14,9 +14,10 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 
 from tfs2s import modalities as M
+from tfs2s.config import Truncate, choices
 
 SPLITS: tuple[str, ...] = ("train", "valid", "test")
-TRUNCATE_MODES: tuple[str, ...] = ("head", "tail")
+TRUNCATE_MODES: tuple[str, ...] = choices(Truncate)
 
 
 @dataclasses.dataclass

@@ -8,14 +8,12 @@ summaries are computed by :func:`split_summary` when the cache is written).
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
 from tfs2s.data.dataset import SPLITS, MosiData, Split, feature_health
-
-if TYPE_CHECKING:
-    from tfs2s.data.cache import CachedSource
 
 #: Dropped segment ids listed in full up to this many.
 FIRST_IDS = 10
@@ -125,7 +123,15 @@ def inspect_data(data: MosiData) -> dict[str, Any]:
     return out
 
 
-def inspect_source(source: CachedSource) -> dict[str, Any]:
+class PreparedCache(Protocol):
+    """What :func:`inspect_source` reads of a :class:`tfs2s.data.cache.CachedSource`
+    (a protocol, so that this module does not import the cache that imports it)."""
+
+    path: Path
+    meta: dict[str, Any]
+
+
+def inspect_source(source: PreparedCache) -> dict[str, Any]:
     """The :func:`inspect_data` summary of a prepared cache, read from its ``meta.json``.
 
     Args:

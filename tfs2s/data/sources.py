@@ -15,9 +15,20 @@ from tfs2s.data.dataset import MosiData
 PICKLE_SUFFIXES = (".pkl", ".pickle")
 
 
+def _unread(cfg: DataConfig, what: str, keys: tuple[str, ...] = ("folds", "data_map")) -> None:
+    """A data setting this source cannot use is an error, not silently ignored."""
+    for key in keys:
+        if getattr(cfg, key) is not None:
+            raise ValueError(
+                f"config data.{key}={getattr(cfg, key)!r} is not read for {what}; "
+                f"unset it (data.{key} applies to a directory of .csd files)"
+            )
+
+
 def load_data(cfg: DataConfig) -> MosiData:
     """Read raw data into memory (not valid for a prepared cache: use :func:`load_source`)."""
     if cfg.path is None:
+        _unread(cfg, "the built-in synthetic data (it has its own splits)")
         from tfs2s.data.synthetic import make_synthetic
 
         return make_synthetic(
@@ -36,6 +47,7 @@ def load_data(cfg: DataConfig) -> MosiData:
         if path.suffix.lower() in PICKLE_SUFFIXES:
             from tfs2s.data.pickles import load_aligned_pickle
 
+            _unread(cfg, f"the aligned pickle {path} (it holds its own splits)")
             return load_aligned_pickle(
                 str(path),
                 trust=cfg.trust_pickle,
@@ -73,6 +85,7 @@ def load_source(cfg: DataConfig):
         from tfs2s.data.cache import CachedSource, is_cache
 
         if Path(cfg.path).is_dir() and is_cache(cfg.path):
+            _unread(cfg, f"the prepared cache {cfg.path} (split when it was prepared)")
             source = CachedSource(cfg.path)
             if source.max_seq_len != cfg.max_seq_len:
                 raise ValueError(

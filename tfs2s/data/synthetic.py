@@ -44,6 +44,7 @@ the target's variance (normalised MSE: text -> audio 0.38, audio -> video 0.47).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 import numpy as np
@@ -254,11 +255,53 @@ def make_synthetic(
     dims = _check_dims(M.PAPER_DIMS if dims is None else dims)
     maps = _Maps(dims)
     rng = np.random.default_rng(seed)
-    folds = standard_folds()
     sizes = fold_sizes(segments)
     report = DataReport()
+    # The draws below happen in a fixed order (segments, then words, then features):
+    # the same seed gives bit-identical arrays.
+    seg = _segments(rng, sizes, report)
+    words = _words(rng, seg, maps, max_seq_len, truncate)
+    features = {}
+    for name in dims:
+        features[name] = np.zeros((seg.count, max_seq_len, dims[name]), np.float32)
+        maps.features(name, words.factors, words.rows, words.cols, features[name], rng)
+    splits = _folds(features, seg, words, sizes)
+    raw_lengths = words.raw_lengths
+    n_seg = seg.count
+    dims_note = "" if dims == M.PAPER_DIMS else f", dims {dims}"
+    truncated = int((raw_lengths > max_seq_len).sum())
+    report.notes.append(
+        f"{truncated} of {n_seg} segments are longer than max_seq_len={max_seq_len} and "
+        f"were truncated ({truncate})"
+    )
+    return MosiData(
+        splits=splits,
+        dims=dims,
+        max_seq_len=max_seq_len,
+        source=f"synthetic CMU-MOSI (seed {seed}, {segments} segments{dims_note})",
+        report=report,
+    )
 
-    # --- Segments: videos, ids, sentiment and labels (all splits at once). ---
+
+@dataclasses.dataclass
+class _SegmentDraw:
+    """Segments of all splits at once, in fold order: their videos, ids and sentiment."""
+
+    videos: list[str]
+    video_index: np.ndarray  # int (segments,) index into ``videos``
+    video_ids: np.ndarray  # str (segments,)
+    segment_ids: np.ndarray  # str (segments,)
+    latent: np.ndarray  # float (segments,) latent sentiment
+    labels: np.ndarray  # float32 (segments,)
+
+    @property
+    def count(self) -> int:
+        return self.video_index.shape[0]
+
+
+def _segments(rng: np.random.Generator, sizes: Mapping[str, int], report) -> _SegmentDraw:
+    """Allocate segments to the standard folds' videos and draw their sentiment."""
+    folds = standard_folds()
     all_videos = [v for s in SPLITS for v in folds[s]]
     per_video = np.concatenate([_allocate(rng, sizes[s], folds[s]) for s in SPLITS])
     for s in SPLITS:
@@ -272,9 +315,26 @@ def make_synthetic(
     segment_ids = np.char.add(np.char.add(video_ids, "_"), (clip_number + 1).astype(str))
     segment_ids = np.asarray(segment_ids.tolist())  # narrowest unicode dtype
     latent, labels = _sentiment(rng, video_index, len(all_videos))
+    return _SegmentDraw(all_videos, video_index, video_ids, segment_ids, latent, labels)
 
-    # --- Words: lengths, then latent factors for every word (before truncation, so
-    # head and tail truncation keep different words of the same segment). ---
+
+@dataclasses.dataclass
+class _WordDraw:
+    """The words of every segment: lengths and the latent factors of the kept words."""
+
+    raw_lengths: np.ndarray  # int64 (segments,) before truncation
+    lengths: np.ndarray  # int64 (segments,) after truncation
+    factors: np.ndarray  # float (kept words, factors)
+    rows: np.ndarray  # int (kept words,) segment of each kept word
+    cols: np.ndarray  # int (kept words,) step of each kept word
+
+
+def _words(
+    rng: np.random.Generator, seg: _SegmentDraw, maps, max_seq_len: int, truncate: str
+) -> _WordDraw:
+    """Draw word counts, then latent factors for every word (before truncation, so head
+    and tail truncation keep different words of the same segment)."""
+    n_seg = seg.count
     raw_lengths = np.clip(np.rint(rng.lognormal(np.log(10.0), 0.6, n_seg)), 1, _MAX_WORDS)
     raw_lengths = raw_lengths.astype(np.int64)
     n_words = int(raw_lengths.sum())
@@ -289,41 +349,26 @@ def make_synthetic(
     kept = (step >= 0) & (step < max_seq_len)
 
     carries = rng.random(n_words) < _SENTIMENT_WORD_RATE
-    speaker = rng.normal(scale=_SPEAKER_STD, size=(len(all_videos), _NEUTRAL_FACTORS))
+    speaker = rng.normal(scale=_SPEAKER_STD, size=(len(seg.videos), _NEUTRAL_FACTORS))
     sent = _ar1(rng, starts, n_words, _SENTIMENT_FACTORS)
-    sent += (_SENTIMENT_GAIN * carries * latent[word_seg])[:, None] * maps.direction
-    neutral = _ar1(rng, starts, n_words, _NEUTRAL_FACTORS) + speaker[video_index[word_seg]]
+    sent += (_SENTIMENT_GAIN * carries * seg.latent[word_seg])[:, None] * maps.direction
+    neutral = _ar1(rng, starts, n_words, _NEUTRAL_FACTORS) + speaker[seg.video_index[word_seg]]
     factors = np.concatenate([sent, neutral], axis=1)[kept]
-    rows, cols = word_seg[kept], step[kept]
+    return _WordDraw(raw_lengths, lengths, factors, word_seg[kept], step[kept])
 
-    features = {}
-    for name in dims:
-        features[name] = np.zeros((n_seg, max_seq_len, dims[name]), np.float32)
-        maps.features(name, factors, rows, cols, features[name], rng)
 
-    # --- Folds: consecutive blocks of segments, in fold order. ---
+def _folds(features, seg: _SegmentDraw, words: _WordDraw, sizes) -> dict[str, Split]:
+    """Cut the segments into the folds: consecutive blocks, in fold order."""
     splits = {}
     bounds = np.cumsum([0] + [sizes[s] for s in SPLITS])
     for i, s in enumerate(SPLITS):
         sl = slice(bounds[i], bounds[i + 1])
         splits[s] = Split(
             features={k: v[sl] for k, v in features.items()},
-            lengths=lengths[sl].astype(np.int32),
-            labels=labels[sl],
-            segment_ids=segment_ids[sl],
-            video_ids=video_ids[sl],
-            raw_lengths=raw_lengths[sl].astype(np.int32),
+            lengths=words.lengths[sl].astype(np.int32),
+            labels=seg.labels[sl],
+            segment_ids=seg.segment_ids[sl],
+            video_ids=seg.video_ids[sl],
+            raw_lengths=words.raw_lengths[sl].astype(np.int32),
         )
-    dims_note = "" if dims == M.PAPER_DIMS else f", dims {dims}"
-    truncated = int((raw_lengths > max_seq_len).sum())
-    report.notes.append(
-        f"{truncated} of {n_seg} segments are longer than max_seq_len={max_seq_len} and "
-        f"were truncated ({truncate})"
-    )
-    return MosiData(
-        splits=splits,
-        dims=dims,
-        max_seq_len=max_seq_len,
-        source=f"synthetic CMU-MOSI (seed {seed}, {segments} segments{dims_note})",
-        report=report,
-    )
+    return splits

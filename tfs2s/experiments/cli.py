@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import argparse
 
+from tfs2s.cli_args import add_config_args, add_data_args, add_recipe_arg, config_from_args
+
 
 def add_parser(sub) -> None:
-    from tfs2s.cli import add_config_args, add_data_args
-
     p = sub.add_parser("experiments", help="reproduce the paper's tables")
     esub = p.add_subparsers(dest="experiment", required=True)
     pp = esub.add_parser("paper", help="every row of the poster's tables, several seeds")
     add_data_args(pp)
     add_config_args(pp)
+    add_recipe_arg(pp, default="poster")
     pp.add_argument("--seeds", type=int, default=5, help="seeds per row (default 5)")
     pp.add_argument(
         "--tables",
@@ -32,7 +33,6 @@ def add_parser(sub) -> None:
 
 
 def _cmd_paper(args: argparse.Namespace) -> int:
-    from tfs2s.cli import config_from_args
     from tfs2s.experiments.paper import parse_shard, run_paper
 
     if args.seeds < 1:

@@ -27,7 +27,7 @@ EXPLAIN_EXAMPLE = """example:
 
 def add_run_args(p: argparse.ArgumentParser, with_run: bool = True) -> None:
     """``--run`` and the data options of ``tfs2s train`` (default: the run's own data)."""
-    from tfs2s.cli import add_data_args
+    from tfs2s.cli_args import add_data_args
 
     if with_run:
         p.add_argument(

@@ -1,7 +1,14 @@
-"""Small builders shared by the functional models: inputs, normalisation, encoder chains."""
+"""The graph wiring every functional view shares, written once.
+
+* :func:`standardized_inputs`: the prologue "named inputs -> standardise -> join";
+* :func:`encode_chain`: encoders one after the other;
+* :func:`decoder_inputs`: what a decoder reads of an encoder (see
+  :mod:`tfs2s.models.encoders` for the encoder contract).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 
 import keras
@@ -78,6 +85,35 @@ def normalize_inputs(inputs: Mapping, stats: StatsConfig) -> dict:
     }
 
 
+@dataclasses.dataclass
+class StandardizedInputs:
+    """Named raw inputs of a view and their standardised features.
+
+    Attributes:
+        inputs: ``{name: keras.Input (batch, steps, dim)}`` plus ``"mask"`` (batch, steps).
+        features: name -> standardised float32 (batch, steps, dim), 0 on padded steps.
+    """
+
+    inputs: dict[str, keras.KerasTensor]
+    features: dict
+
+    @property
+    def mask(self) -> keras.KerasTensor:
+        """float32 (batch, steps), 1.0 on real words."""
+        return self.inputs[M.MASK]
+
+    def joined(self, names: Sequence[str]):
+        """The standardised modalities ``names`` joined along the feature axis."""
+        return join(self.features, names)
+
+
+def standardized_inputs(names: Sequence[str], stats: StatsConfig) -> StandardizedInputs:
+    """The prologue of every view: one input per modality of ``names`` (and the mask),
+    each standardised with its train statistics."""
+    inputs = modality_inputs(names, stats)
+    return StandardizedInputs(inputs, normalize_inputs(inputs, stats))
+
+
 def join(features: Mapping, names: Sequence[str]):
     """Join the modalities ``names`` of ``features`` along the feature axis, in order.
 
@@ -109,6 +145,26 @@ def encode_chain(encoders: Sequence[keras.Model], sequence, mask) -> dict:
     for encoder in encoders:
         outputs = encoder({"sequence": outputs["sequence"], "mask": mask})
     return outputs
+
+
+def decoder_inputs(encoded: Mapping, mask, target=None) -> dict:
+    """The input dict of a :class:`~tfs2s.models.sequence_decoder.SequenceDecoder`.
+
+    Args:
+        encoded: an encoder's outputs (the contract of :mod:`tfs2s.models.encoders`).
+        mask: float32 (batch, steps), 1.0 on real steps of the encoded sequence.
+        target: standardised float32 (batch, steps, dims) true frames for teacher
+            forcing; ``None`` for greedy decoding.
+    """
+    inputs = {
+        "memory": encoded["sequence"],
+        "memory_mask": mask,
+        "state_h": encoded["state_h"],
+        "state_c": encoded["state_c"],
+    }
+    if target is not None:
+        inputs["target"] = target
+    return inputs
 
 
 def serialize_parts(parts: Sequence[keras.layers.Layer]) -> list[dict]:

@@ -6,15 +6,13 @@ from collections.abc import Mapping, Sequence
 
 import keras
 
-from tfs2s import modalities as M
 from tfs2s.models.graph_utils import (
+    decoder_inputs,
     denormalize_concat,
     deserialize_part,
     encode_chain,
-    join,
-    modality_inputs,
-    normalize_inputs,
     serialize_parts,
+    standardized_inputs,
     stats_config,
 )
 
@@ -71,22 +69,16 @@ class ModalityTranslator(keras.Model):
             raise ValueError("ModalityTranslator needs at least one encoder")
 
         # === Functional Model ===
-        inputs = modality_inputs(sources + targets if teacher_forcing else sources, stats)
-        mask = inputs[M.MASK]
-        features = normalize_inputs(inputs, stats)
-        encoded = encode_chain(encoders, join(features, sources), mask)
-        decoder_inputs = {
-            "memory": encoded["sequence"],
-            "memory_mask": mask,
-            "state_h": encoded["state_h"],
-            "state_c": encoded["state_c"],
-        }
+        view = standardized_inputs(sources + targets if teacher_forcing else sources, stats)
+        mask = view.mask
+        encoded = encode_chain(encoders, view.joined(sources), mask)
         if teacher_forcing:
-            decoder_inputs["target"] = join(features, targets)
-            translation = decoder(decoder_inputs)
+            translation = decoder(decoder_inputs(encoded, mask, view.joined(targets)))
         else:
-            translation = denormalize_concat(decoder(decoder_inputs), targets, stats, mask)
-        super().__init__(inputs=inputs, outputs={"translation": translation}, **kwargs)
+            translation = denormalize_concat(
+                decoder(decoder_inputs(encoded, mask)), targets, stats, mask
+            )
+        super().__init__(inputs=view.inputs, outputs={"translation": translation}, **kwargs)
 
         # === Config ===
         self.sources = sources

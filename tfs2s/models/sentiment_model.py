@@ -6,14 +6,11 @@ from collections.abc import Mapping, Sequence
 
 import keras
 
-from tfs2s import modalities as M
 from tfs2s.models.graph_utils import (
     deserialize_part,
     encode_chain,
-    join,
-    modality_inputs,
-    normalize_inputs,
     serialize_parts,
+    standardized_inputs,
     stats_config,
 )
 
@@ -59,13 +56,12 @@ class SentimentModel(keras.Model):
         encoders = [deserialize_part(e) for e in encoders]
 
         # === Functional Model ===
-        inputs = modality_inputs(modalities, stats)
-        mask = inputs[M.MASK]
-        features = join(normalize_inputs(inputs, stats), modalities)
-        representation = encode_chain(encoders, features, mask)["sequence"]
+        view = standardized_inputs(modalities, stats)
+        mask = view.mask
+        representation = encode_chain(encoders, view.joined(modalities), mask)["sequence"]
         head = regressor({"sequence": representation, "mask": mask})
         super().__init__(
-            inputs=inputs,
+            inputs=view.inputs,
             outputs={"sentiment": head["sentiment"], "attention": head["attention"]},
             **kwargs,
         )

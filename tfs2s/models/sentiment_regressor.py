@@ -22,6 +22,8 @@ class SentimentRegressor(keras.Model):
         depth: K, stacked LSTM layers.
         dropout: dropout rate on the input sequence (training only).
         unroll: unroll the LSTMs over the steps (needs a static step count when called).
+        recurrent_dropout: dropout rate on the LSTMs' recurrent state (training only).
+        layer_norm: layer-normalise the top LSTM's outputs before attention.
 
     Inputs (dict):
         sequence: float32 (batch, steps, input_dim), 0 on padded steps.
@@ -42,6 +44,8 @@ class SentimentRegressor(keras.Model):
         depth: int = 1,
         dropout: float = 0.0,
         unroll: bool = False,
+        recurrent_dropout: float = 0.0,
+        layer_norm: bool = False,
         **kwargs,
     ):
         if depth < 1:
@@ -49,9 +53,16 @@ class SentimentRegressor(keras.Model):
         # === Layers ===
         input_dropout = keras.layers.Dropout(dropout, name="input_dropout")
         rnns = [
-            keras.layers.LSTM(hidden, return_sequences=True, unroll=unroll, name=f"lstm_{i}")
+            keras.layers.LSTM(
+                hidden,
+                return_sequences=True,
+                unroll=unroll,
+                recurrent_dropout=recurrent_dropout,
+                name=f"lstm_{i}",
+            )
             for i in range(depth)
         ]
+        norm = keras.layers.LayerNormalization(name="layer_norm") if layer_norm else None
         attention = MaskedAttentionPooling(name="attention")
         score = keras.layers.Dense(1, name="score")
 
@@ -64,6 +75,8 @@ class SentimentRegressor(keras.Model):
             # real steps never see a padded step, and attention gives padded steps no
             # weight. Unmasked LSTM steps are about a quarter cheaper.
             x = rnn(x)
+        if norm is not None:
+            x = norm(x)
         pooled, weights = attention(zero_padded_steps(x, mask), step_mask=mask, return_weights=True)
         sentiment = ops.squeeze(score(pooled), -1)
         super().__init__(
@@ -78,6 +91,8 @@ class SentimentRegressor(keras.Model):
         self.depth = depth
         self.dropout = dropout
         self.unroll = unroll
+        self.recurrent_dropout = recurrent_dropout
+        self.layer_norm = layer_norm
 
     def get_config(self):
         return {
@@ -88,4 +103,6 @@ class SentimentRegressor(keras.Model):
             "depth": self.depth,
             "dropout": self.dropout,
             "unroll": self.unroll,
+            "recurrent_dropout": self.recurrent_dropout,
+            "layer_norm": self.layer_norm,
         }

@@ -32,6 +32,8 @@ class SequenceDecoder(keras.layers.Layer):
         attention: attend over the encoder outputs.
         unroll: unroll the teacher-forced LSTM over the steps (needs a static step count;
             the greedy mode always loops).
+        dropout: dropout rate on the LSTM's input frames (teacher forcing, training only).
+        recurrent_dropout: dropout rate on the LSTM's recurrent state (training only).
 
     Inputs (dict):
         memory: float32 (batch, steps, units) encoder output sequence.
@@ -45,14 +47,30 @@ class SequenceDecoder(keras.layers.Layer):
     """
 
     def __init__(
-        self, units: int, output_dim: int, attention: bool = True, unroll: bool = False, **kwargs
+        self,
+        units: int,
+        output_dim: int,
+        attention: bool = True,
+        unroll: bool = False,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        **kwargs,
     ):
         super().__init__(**kwargs)
         self.units = units
         self.output_dim = output_dim
         self.attention = attention
         self.unroll = unroll
-        self.lstm = keras.layers.LSTM(units, return_sequences=True, unroll=unroll, name="lstm")
+        self.dropout = dropout
+        self.recurrent_dropout = recurrent_dropout
+        self.lstm = keras.layers.LSTM(
+            units,
+            return_sequences=True,
+            unroll=unroll,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            name="lstm",
+        )
         if attention:
             self.attend = keras.layers.Attention(name="attend")
             self.combine = keras.layers.Dense(units, activation="tanh", name="combine")
@@ -121,6 +139,8 @@ class SequenceDecoder(keras.layers.Layer):
                 "output_dim": self.output_dim,
                 "attention": self.attention,
                 "unroll": self.unroll,
+                "dropout": self.dropout,
+                "recurrent_dropout": self.recurrent_dropout,
             }
         )
         return config

@@ -22,6 +22,8 @@ class SequenceEncoder(keras.Model):
         bidirectional: run each layer in both directions and concatenate.
         dropout: dropout rate on the input sequence (training only).
         unroll: unroll the LSTMs over the steps (needs a static step count when called).
+        recurrent_dropout: dropout rate on the LSTMs' recurrent state (training only).
+        layer_norm: layer-normalise the top layer's output sequence.
 
     Inputs (dict):
         sequence: float32 (batch, steps, input_dim).
@@ -43,6 +45,8 @@ class SequenceEncoder(keras.Model):
         bidirectional: bool = True,
         dropout: float = 0.0,
         unroll: bool = False,
+        recurrent_dropout: float = 0.0,
+        layer_norm: bool = False,
         **kwargs,
     ):
         if depth < 1:
@@ -53,11 +57,18 @@ class SequenceEncoder(keras.Model):
         for i in range(depth):
             last = i == depth - 1
             lstm = keras.layers.LSTM(
-                hidden, return_sequences=True, return_state=last, unroll=unroll, name=f"lstm_{i}"
+                hidden,
+                return_sequences=True,
+                return_state=last,
+                unroll=unroll,
+                recurrent_dropout=recurrent_dropout,
+                name=f"lstm_{i}",
             )
             rnns.append(
                 keras.layers.Bidirectional(lstm, name=f"bilstm_{i}") if bidirectional else lstm
             )
+
+        norm = keras.layers.LayerNormalization(name="layer_norm") if layer_norm else None
 
         # === Functional Model ===
         sequence = keras.Input((None, input_dim), name="sequence")
@@ -73,6 +84,8 @@ class SequenceEncoder(keras.Model):
             state_c = ops.concatenate([forward_c, backward_c], axis=-1)
         else:
             state_h, state_c = states
+        if norm is not None:
+            x = norm(x)
         outputs = {
             "sequence": zero_padded_steps(x, mask),
             "state_h": state_h,
@@ -87,6 +100,8 @@ class SequenceEncoder(keras.Model):
         self.bidirectional = bidirectional
         self.dropout = dropout
         self.unroll = unroll
+        self.recurrent_dropout = recurrent_dropout
+        self.layer_norm = layer_norm
 
     @property
     def width(self) -> int:
@@ -103,4 +118,6 @@ class SequenceEncoder(keras.Model):
             "bidirectional": self.bidirectional,
             "dropout": self.dropout,
             "unroll": self.unroll,
+            "recurrent_dropout": self.recurrent_dropout,
+            "layer_norm": self.layer_norm,
         }

@@ -9,13 +9,13 @@ import keras
 
 from tfs2s import modalities as M
 from tfs2s.config import ModelConfig
+from tfs2s.models.encoders import build_encoder
 from tfs2s.models.graph_utils import (
     StatsConfig,
+    decoder_inputs,
     encode_chain,
     feature_dim,
-    join,
-    modality_inputs,
-    normalize_inputs,
+    standardized_inputs,
     stats_config,
 )
 from tfs2s.models.modality_translator import ModalityTranslator
@@ -28,6 +28,52 @@ from tfs2s.topology import Topology
 
 def _names(codes) -> tuple[str, ...]:
     return tuple(M.name_of(c) for c in codes)
+
+
+def stage_targets_of(topology: Topology) -> list[tuple[str, ...]]:
+    """Per translation stage, the modality names it decodes (baseline: none)."""
+    if topology.kind == "hierarchical":
+        return [_names(topology.intermediate), _names(topology.target)]
+    if topology.kind == "seq2seq":
+        return [_names(topology.target)]
+    return []
+
+
+def _checked_stats(topology: Topology, dims: Mapping[str, int], norm_stats: Mapping):
+    """The statistics of every training modality, checked against the data's dims."""
+    stats = stats_config(norm_stats, topology.training_modalities)
+    for name in topology.training_modalities:
+        found = len(stats[name]["mean"])
+        if name not in dims or dims[name] != found:
+            raise ValueError(
+                f"topology {topology.name}: modality {name!r} has dim {dims.get(name)} in "
+                f"the data but {found} in its normalisation statistics"
+            )
+    return stats
+
+
+def _decoder(width: int, output_dim: int, cfg: ModelConfig, name: str) -> SequenceDecoder:
+    """A decoder of ``output_dim`` frames started from a ``width``-wide encoder state,
+    built now so that its weights are created in the parts' fixed order."""
+    part = SequenceDecoder(
+        width,
+        output_dim,
+        cfg.decoder_attention,
+        unroll=cfg.unroll,
+        dropout=cfg.dropout,
+        recurrent_dropout=cfg.recurrent_dropout,
+        name=name,
+    )
+    state = (None, width)
+    part.build(
+        {
+            "memory": (None, None, width),
+            "memory_mask": (None, None),
+            "state_h": state,
+            "state_c": state,
+        }
+    )
+    return part
 
 
 @dataclasses.dataclass
@@ -81,76 +127,41 @@ class TopologyModels:
 
         Args:
             topology: parsed topology.
-            model_cfg: sizes; every field is used.
+            model_cfg: sizes; every field is used (a baseline has no encoder: the
+                encoder fields are not read, see :func:`tfs2s.config.unread_keys`).
             dims: modality name -> feature size (checked against ``norm_stats``).
             norm_stats: name -> ``(mean (dim,), variance (dim,))`` train statistics of
                 every training modality.
             cycle: also build the back-translation parts used by the joint cycle loss.
         """
-        stats = stats_config(norm_stats, topology.training_modalities)
-        for name in topology.training_modalities:
-            found = len(stats[name]["mean"])
-            if name not in dims or dims[name] != found:
-                raise ValueError(
-                    f"topology {topology.name}: modality {name!r} has dim {dims.get(name)} in "
-                    f"the data but {found} in its normalisation statistics"
-                )
+        stats = _checked_stats(topology, dims, norm_stats)
         if cycle and topology.is_baseline:
             raise ValueError(f"topology {topology.name}: a baseline has no cycle translation")
-        cfg = model_cfg
         sources = topology.inference_modalities
-        if topology.kind == "hierarchical":
-            stage_targets = [_names(topology.intermediate), _names(topology.target)]
-        elif topology.kind == "seq2seq":
-            stage_targets = [_names(topology.target)]
-        else:
-            stage_targets = []
-
-        def encoder(input_dim: int, name: str) -> SequenceEncoder:
-            return SequenceEncoder(
-                input_dim,
-                cfg.hidden,
-                cfg.depth,
-                cfg.bidirectional,
-                cfg.dropout,
-                unroll=cfg.unroll,
-                name=name,
-            )
-
-        def decoder(width: int, output_dim: int, name: str) -> SequenceDecoder:
-            part = SequenceDecoder(
-                width, output_dim, cfg.decoder_attention, unroll=cfg.unroll, name=name
-            )
-            state = (None, width)
-            part.build(
-                {
-                    "memory": (None, None, width),
-                    "memory_mask": (None, None),
-                    "state_h": state,
-                    "state_c": state,
-                }
-            )
-            return part
-
+        stage_targets = stage_targets_of(topology)
         encoders, decoders = [], []
         width = feature_dim(stats, sources)
         for i, targets in enumerate(stage_targets, start=1):
-            encoders.append(encoder(width, f"encoder_{i}"))
+            encoders.append(build_encoder(width, model_cfg, f"encoder_{i}"))
             width = encoders[-1].width
-            decoders.append(decoder(width, feature_dim(stats, targets), f"decoder_{i}"))
+            decoders.append(_decoder(width, feature_dim(stats, targets), model_cfg, f"decoder_{i}"))
         regressor = SentimentRegressor(
             width,
-            cfg.regressor_hidden,
-            cfg.regressor_depth,
-            cfg.dropout,
-            unroll=cfg.unroll,
+            model_cfg.regressor_hidden,
+            model_cfg.regressor_depth,
+            model_cfg.dropout,
+            unroll=model_cfg.unroll,
+            recurrent_dropout=model_cfg.recurrent_dropout,
+            layer_norm=model_cfg.layer_norm,
             name="regressor",
         )
         cycle_encoder = cycle_decoder = None
         if cycle:
-            cycle_encoder = encoder(feature_dim(stats, stage_targets[-1]), "cycle_encoder")
-            cycle_decoder = decoder(
-                cycle_encoder.width, feature_dim(stats, sources), "cycle_decoder"
+            cycle_encoder = build_encoder(
+                feature_dim(stats, stage_targets[-1]), model_cfg, "cycle_encoder"
+            )
+            cycle_decoder = _decoder(
+                cycle_encoder.width, feature_dim(stats, sources), model_cfg, "cycle_decoder"
             )
         return cls(
             topology,
@@ -247,28 +258,16 @@ class TopologyModels:
     def _build_joint(self) -> keras.Model:
         if self.topology.is_baseline:
             raise ValueError(f"topology {self.topology.name}: a baseline has no joint model")
-        names = self.topology.training_modalities
-        inputs = modality_inputs(names, self.norm_stats)
-        mask = inputs[M.MASK]
-        features = normalize_inputs(inputs, self.norm_stats)
-        sources = join(features, self.sources)
+        view = standardized_inputs(self.topology.training_modalities, self.norm_stats)
+        mask = view.mask
+        sources = view.joined(self.sources)
         translations = []
         encoded = {"sequence": sources}
         for encoder, decoder, targets in zip(
             self.encoders, self.decoders, self.stage_targets, strict=True
         ):
             encoded = encode_chain([encoder], encoded["sequence"], mask)
-            translations.append(
-                decoder(
-                    {
-                        "memory": encoded["sequence"],
-                        "memory_mask": mask,
-                        "state_h": encoded["state_h"],
-                        "state_c": encoded["state_c"],
-                        "target": join(features, targets),
-                    }
-                )
-            )
+            translations.append(decoder(decoder_inputs(encoded, mask, view.joined(targets))))
         outputs = {
             "sentiment": self.regressor({"sequence": encoded["sequence"], "mask": mask})[
                 "sentiment"
@@ -279,13 +278,5 @@ class TopologyModels:
             outputs["intermediate"] = translations[0]
         if self.cycle_encoder is not None:
             back = encode_chain([self.cycle_encoder], translations[-1], mask)
-            outputs["cycle"] = self.cycle_decoder(
-                {
-                    "memory": back["sequence"],
-                    "memory_mask": mask,
-                    "state_h": back["state_h"],
-                    "state_c": back["state_c"],
-                    "target": sources,
-                }
-            )
-        return keras.Model(inputs, outputs, name=f"{self.topology.name}_joint")
+            outputs["cycle"] = self.cycle_decoder(decoder_inputs(back, mask, sources))
+        return keras.Model(view.inputs, outputs, name=f"{self.topology.name}_joint")

@@ -55,3 +55,39 @@ def test_baseline_and_errors():
         TopologyModels.build(parse_topology("T_V"), CFG, {**DIMS, "text": 7}, STATS)
     with pytest.raises(ValueError, match="statistics missing"):
         TopologyModels.build(parse_topology("T_V"), CFG, DIMS, {"text": STATS["text"]})
+
+
+def test_dropouts_and_layer_norm_reach_every_lstm():
+    import dataclasses
+
+    cfg = dataclasses.replace(CFG, dropout=0.2, recurrent_dropout=0.3, layer_norm=True)
+    keras.utils.set_random_seed(0)
+    models = TopologyModels.build(parse_topology("T_V"), cfg, DIMS, STATS, cycle=True)
+    lstms = [
+        layer
+        for part in models.parts
+        for layer in part._flatten_layers()
+        if isinstance(layer, keras.layers.LSTM)
+    ]
+    # encoders (2 layers x 2 directions) + cycle encoder (4) + decoders (2) + regressor (2)
+    assert len(lstms) == 12
+    assert all(lstm.recurrent_dropout == 0.3 for lstm in lstms)
+    decoders = [models.decoders[0], models.cycle_decoder]
+    assert all(d.lstm.dropout == 0.2 and d.get_config()["dropout"] == 0.2 for d in decoders)
+    assert models.encoders[0].get_layer("input_dropout").rate == 0.2
+    assert models.regressor.get_layer("input_dropout").rate == 0.2
+    for part in (models.encoders[0], models.regressor):
+        assert isinstance(part.get_layer("layer_norm"), keras.layers.LayerNormalization)
+        assert part.__class__.from_config(part.get_config()).get_config() == part.get_config()
+    # dropout is active in training only (unrolled LSTMs on CPU)
+    steps = 4
+    batch = {
+        "text": np.ones((2, steps, 5), "float32"),
+        "video": np.ones((2, steps, 3), "float32"),
+        "mask": np.ones((2, steps), "float32"),
+    }
+    joint = models.joint_model()
+    inference = [np.asarray(joint(batch, training=False)["sentiment"]) for _ in range(2)]
+    training = np.asarray(joint(batch, training=True)["sentiment"])
+    np.testing.assert_array_equal(inference[0], inference[1])
+    assert not np.allclose(training, inference[0])

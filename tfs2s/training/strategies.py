@@ -34,9 +34,11 @@ from typing import Any
 
 import tensorflow as tf
 
+from tfs2s.config import Strategy, choices
+
 CPU_DEVICES_ENV = "TFS2S_CPU_DEVICES"
 COLLECTIVE_TIMEOUT_ENV = "TFS2S_COLLECTIVE_TIMEOUT"
-STRATEGY_NAMES: tuple[str, ...] = ("auto", "one", "mirrored", "multiworker")
+STRATEGY_NAMES: tuple[str, ...] = choices(Strategy)
 _CLUSTER_JOBS = ("chief", "worker")
 
 

@@ -1,14 +1,13 @@
 """A keras-tuner ``HyperModel`` that maps hyper-parameters onto the run config.
 
 :class:`TopologyHyperModel` holds no model definition of its own: ``build(hp)`` turns the
-trial's values into a :class:`~tfs2s.config.RunConfig` and builds the sentiment model with
-the builder training uses (:class:`~tfs2s.models.topology_models.TopologyModels`), and
-``fit(hp, model, epochs=...)`` trains that config with
-:func:`~tfs2s.training.fit.train_model` (every phase, early stopping included) and returns
-the valid-split metrics of :func:`~tfs2s.training.metrics.sentiment_metrics` to the
+trial's values into a :class:`~tfs2s.config.RunConfig` and builds, once, the
+:class:`~tfs2s.training.trainer.Trainer` training uses, returning its sentiment model;
+``fit(hp, model, epochs=...)`` trains that trainer (every phase, early stopping included)
+and returns the valid-split metrics of :func:`~tfs2s.training.metrics.sentiment_metrics` to the
 oracle, keys prefixed ``valid_`` (``valid_mae``, ``valid_f1_2``, ...).
 
-``epochs`` given to ``fit`` by the tuner (Hyperband's budget of the trial) sets
+Hyperband's budget of the trial (``tuner/epochs``, also given to ``fit`` as ``epochs``) sets
 ``train.epochs`` and ``train.translator_epochs``: every phase runs at most that many
 epochs. A Hyperband trial promoted to a larger budget trains from scratch for the larger
 budget (a two-phase schedule cannot be continued from a sentiment-model checkpoint).
@@ -22,14 +21,16 @@ from collections.abc import Mapping
 import keras
 import keras_tuner as kt
 
-from tfs2s.config import RunConfig
+from tfs2s.config import METRIC_DIRECTIONS, Objective, RunConfig, choices
 from tfs2s.topology import parse_topology
-from tfs2s.tuning.space import HParam, applicable
+from tfs2s.tuning.space import HYPERBAND_EPOCHS, HParam, applicable
+
+#: The trial a promoted Hyperband trial continues (a hyper-parameter of the trial).
+PROMOTED_FROM = "tuner/trial_id"
 
 #: ``--objective`` name -> (metric reported to the oracle, direction).
 OBJECTIVES: dict[str, tuple[str, str]] = {
-    "mae": ("valid_mae", "min"),
-    "f1_2": ("valid_f1_2", "max"),
+    name: (f"valid_{name}", METRIC_DIRECTIONS[name]) for name in choices(Objective)
 }
 
 
@@ -85,15 +86,21 @@ class TopologyHyperModel(kt.HyperModel):
         return self.base.replace(**overrides)
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
-        """The trial's sentiment model, built as training builds it (untrained)."""
-        from tfs2s.models.topology_models import TopologyModels
+        """The trial's sentiment model: builds (once) the trainer that :meth:`fit` trains.
 
-        cfg = self.config_for(hp)
-        keras.utils.set_random_seed(cfg.train.seed)
-        models = TopologyModels.build(
-            self.topology, cfg.model, dict(self.source.dims), self.source.norm_stats()
-        )
-        return models.sentiment_model()
+        The trainer is built as training builds it (same seed, same builder) with the
+        trial's values and, under Hyperband, the trial's epoch budget (``tuner/epochs``,
+        which keras-tuner also passes to :meth:`fit` as ``epochs``).
+        """
+        from tfs2s.training.run import set_determinism
+        from tfs2s.training.trainer import Trainer
+
+        cfg = self.config_for(hp, hp.values.get(HYPERBAND_EPOCHS))
+        set_determinism(cfg.train.seed)
+        trainer = Trainer(self.topology, cfg.model, cfg.train, self.source, strategy=self.strategy)
+        # Only the last build is trained: keras-tuner fits the model it has just built.
+        self._built = (trainer.sentiment_model, trainer, cfg)
+        return trainer.sentiment_model
 
     def fit(
         self,
@@ -104,27 +111,47 @@ class TopologyHyperModel(kt.HyperModel):
         callbacks=None,
         **kwargs,
     ) -> dict[str, float]:
-        """Train the trial's config with ``train_model``; the valid metrics for the oracle.
+        """Train the trainer :meth:`build` made for ``model``; the valid metrics.
 
-        ``model`` (from :meth:`build`) only gives keras-tuner a model to checkpoint:
-        ``train_model`` builds and trains its own, and the trained sentiment model is
-        reported to the tuner's ``callbacks`` as the trial's last epoch, which saves it
-        as the trial's checkpoint (``tuner.get_best_models()`` loads it).
+        Every phase trains (early stopping included) and the metrics of
+        :func:`~tfs2s.training.metrics.sentiment_metrics` on the valid split are
+        returned to the oracle. keras-tuner's ``callbacks`` (its checkpoint of the best
+        epoch and its reporting to the oracle) see the whole trial as one epoch whose
+        logs are those metrics, so the trained sentiment model is the trial's checkpoint
+        (``tuner.get_best_models()`` loads it).
+
+        Raises:
+            TypeError: for positional or keyword arguments other than ``epochs``,
+                ``callbacks``, ``verbose`` and Hyperband's ``initial_epoch`` (a trial's
+                data and batches come from the run config, not from ``tuner.search``).
+            ValueError: if ``model`` is not the model :meth:`build` returned last, or
+                ``epochs`` differs from the budget the trainer was built with.
         """
-        from tfs2s.training.fit import train_model
         from tfs2s.training.metrics import sentiment_metrics
-        from tfs2s.training.run import predict_split, set_determinism
+        from tfs2s.training.run import predict_split
 
-        cfg = self.config_for(hp, epochs)
-        set_determinism(cfg.train.seed)
-        trained = train_model(
-            self.topology,
-            cfg.model,
-            cfg.train,
-            self.source,
-            strategy=self.strategy,
-            verbose=self.verbose,
-        )
+        kwargs.pop("verbose", None)  # a trial's verbosity is the search's ``verbose``
+        # A promoted Hyperband trial trains from scratch (see the module docstring).
+        kwargs.pop("initial_epoch", None)
+        if args or kwargs:
+            raise TypeError(
+                f"TopologyHyperModel.fit takes no data or fit arguments (the run config "
+                f"holds them), found {len(args)} positional and {sorted(kwargs)}"
+            )
+        built, trainer, cfg = getattr(self, "_built", (None, None, None))
+        if model is not built:
+            raise ValueError("TopologyHyperModel.fit: model is not the one build() returned last")
+        if epochs is not None and epochs != cfg.train.epochs:
+            raise ValueError(
+                f"TopologyHyperModel.fit: epochs={epochs} but the trial was built for "
+                f"{cfg.train.epochs} (Hyperband's tuner/epochs)"
+            )
+        del self._built
+        if PROMOTED_FROM in hp.values:
+            # Hyperband loaded the trial it promotes into ``model``; a two-phase schedule
+            # cannot continue from a sentiment-model checkpoint: start from the seed.
+            trainer.reinitialize(cfg.train.seed)
+        trained = trainer.train(verbose=self.verbose)
         pred = predict_split(
             trained.sentiment_model,
             self.source,
@@ -134,9 +161,10 @@ class TopologyHyperModel(kt.HyperModel):
         )
         metrics = sentiment_metrics(self.source.labels("valid"), pred)
         results = {f"valid_{k}": float(v) for k, v in metrics.items() if math.isfinite(v)}
-        last_epoch = max(cfg.train.epochs - 1, 0)
         reporting = keras.callbacks.CallbackList(
             list(callbacks or []), model=trained.sentiment_model
         )
-        reporting.on_epoch_end(last_epoch, results)
+        reporting.on_train_begin()
+        reporting.on_epoch_end(max(cfg.train.epochs - 1, 0), results)
+        reporting.on_train_end(results)
         return results

@@ -30,16 +30,15 @@ from typing import Any
 
 import yaml
 
-from tfs2s.config import RunConfig, dump_yaml
-from tfs2s.tuning.space import HParam, applicable
+from tfs2s.config import Objective, RunConfig, Tuner, choices, dump_yaml
+from tfs2s.tuning.space import HYPERBAND_EPOCHS, HParam, applicable
 
-TUNERS: tuple[str, ...] = ("random", "bayesian", "hyperband")
+TUNERS: tuple[str, ...] = choices(Tuner)
 PROJECT = "keras_tuner"
 SEARCH_FILE = "search.yaml"
 TRIALS_FILE = "trials.csv"
 BEST_CONFIG_FILE = "best_config.yaml"
 #: Hyperband's bookkeeping values in a trial's hyper-parameters.
-HYPERBAND_EPOCHS = "tuner/epochs"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +62,10 @@ class SearchSpec:
     def __post_init__(self):
         if self.tuner not in TUNERS:
             raise ValueError(f"--tune: expected one of {list(TUNERS)}, found {self.tuner!r}")
+        if self.objective not in choices(Objective):
+            raise ValueError(
+                f"--objective: expected one of {list(choices(Objective))}, found {self.objective!r}"
+            )
         if self.max_trials < 1:
             raise ValueError(f"--max-trials: expected a value >= 1, found {self.max_trials}")
         if self.max_epochs is not None and self.max_epochs < 1:

@@ -96,3 +96,31 @@ def test_bad_search_settings(kwargs, message):
 def test_trial_table_format():
     rows = [{"trial_id": "0", "status": "COMPLETED", "model.hidden": 4, "valid_mae": 1.23456}]
     assert S.format_table(rows).splitlines()[1].split() == ["0", "COMPLETED", "4", "1.235"]
+
+
+def test_a_trial_builds_its_models_once_and_fit_trains_them(source, monkeypatch):
+    from tfs2s.models.topology_models import TopologyModels
+
+    builds = []
+    original = TopologyModels.build.__func__
+
+    def counting(cls, *args, **kwargs):
+        builds.append(args[0].name)
+        return original(cls, *args, **kwargs)
+
+    monkeypatch.setattr(TopologyModels, "build", classmethod(counting))
+    hypermodel = TopologyHyperModel(base(topology="baseline_T"), source, TINY_SPACE)
+    hp = kt.HyperParameters()
+    hp.values = {"model.regressor_hidden": 4, "train.learning_rate": 0.005, "tuner/epochs": 1}
+    model = hypermodel.build(hp)
+    with pytest.raises(TypeError, match="takes no data or fit arguments"):
+        hypermodel.fit(hp, model, "x")
+    with pytest.raises(ValueError, match="epochs=2 but the trial was built for 1"):
+        hypermodel.fit(hp, model, epochs=2)
+    before = [w.copy() for w in model.get_weights()]
+    results = hypermodel.fit(hp, model, epochs=1)
+    assert builds == ["baseline_T"]
+    assert set(results) >= {"valid_mae", "valid_f1_2"}
+    assert any((a != b).any() for a, b in zip(before, model.get_weights(), strict=True))
+    with pytest.raises(ValueError, match="not the one build"):
+        hypermodel.fit(hp, model)

@@ -30,6 +30,16 @@ config key may be added::
     model.bidirectional: {type: boolean}
     model.regressor_depth: {type: fixed, value: 2}
     train.batch_size: null
+
+The regularisation and selection keys of the recipes are searchable the same way::
+
+    model.recurrent_dropout: {type: float, min: 0.0, max: 0.3, step: 0.1}
+    model.layer_norm: {type: boolean}
+    train.optimizer: {type: choice, values: [adam, adamw]}
+    train.weight_decay: {type: float, min: 1.0e-5, max: 1.0e-2, sampling: log}
+    train.clipnorm: {type: choice, values: [0.5, 1.0, 5.0]}
+    train.modality_dropout: {type: float, min: 0.0, max: 0.3, step: 0.1}
+    train.select_metric: {type: choice, values: [loss, mae, f1_2]}
 """
 
 from __future__ import annotations
@@ -41,8 +51,7 @@ from typing import Any
 
 import yaml
 
-from tfs2s.config import RunConfig, valid_keys
-from tfs2s.topology import parse_topology
+from tfs2s.config import RunConfig, is_read, valid_keys
 
 TYPES: tuple[str, ...] = ("choice", "int", "float", "boolean", "fixed")
 SAMPLINGS: tuple[str, ...] = ("linear", "log", "reverse_log")
@@ -61,26 +70,16 @@ _REQUIRED: dict[str, set[str]] = {
     "fixed": {"value"},
 }
 
-#: Keys that only a translator (not a baseline) reads.
-SEQ2SEQ_ONLY: tuple[str, ...] = (
-    "model.hidden",
-    "model.depth",
-    "model.bidirectional",
-    "model.decoder_attention",
-    "train.translation_weight",
-    "train.cycle_weight",
-    "train.translator_epochs",
-    "train.finetune_encoder",
-)
-#: Keys that only one training mode reads.
-MODE_ONLY: dict[str, str] = {
-    "train.translation_weight": "joint",
-    "train.cycle_weight": "joint",
-    "train.translator_epochs": "two_phase",
-    "train.finetune_encoder": "two_phase",
-}
+#: The epoch budget Hyperband gives a trial (a hyper-parameter of its trials).
+HYPERBAND_EPOCHS = "tuner/epochs"
 #: Keys that are not hyper-parameters of a trial.
-NOT_TUNABLE: tuple[str, ...] = ("topology", "train.strategy", "train.seed", "data.trust_pickle")
+NOT_TUNABLE: tuple[str, ...] = (
+    "topology",
+    "recipe",
+    "train.strategy",
+    "train.seed",
+    "data.trust_pickle",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -253,15 +252,7 @@ def load_space(path: str | Path | None) -> dict[str, HParam]:
 
 def applicable(space: Mapping[str, HParam], cfg: RunConfig) -> dict[str, HParam]:
     """The part of ``space`` that ``cfg``'s topology and training mode actually read."""
-    baseline = parse_topology(cfg.topology).is_baseline
-    out = {}
-    for key, param in space.items():
-        if baseline and key in SEQ2SEQ_ONLY:
-            continue
-        if key in MODE_ONLY and MODE_ONLY[key] != cfg.train.mode:
-            continue
-        out[key] = param
-    return out
+    return {key: param for key, param in space.items() if is_read(key, cfg)}
 
 
 def without_fixed(

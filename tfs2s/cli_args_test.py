@@ -1,0 +1,38 @@
+import pytest
+
+from tfs2s.cli import build_parser, config_from_args
+from tfs2s.config import load_recipe
+
+
+def config(*argv):
+    return config_from_args(build_parser().parse_args(list(argv)), topology=None)
+
+
+def test_train_defaults_to_the_recommended_recipe_and_poster_is_one_flag_away():
+    recommended = config("train", "--topology", "T_V")
+    assert recommended.recipe == "recommended" and recommended.train.mode == "joint"
+    poster = config("train", "--recipe", "poster")
+    assert poster.recipe == "poster" and poster.train.mode == "two_phase"
+
+
+def test_paper_defaults_to_poster_and_tune_to_recommended():
+    assert config("experiments", "paper").recipe == "poster"
+    assert config("experiments", "paper", "--recipe", "recommended").train.mode == "joint"
+    assert config("tune", "--topology", "T_V").recipe == "recommended"
+
+
+def test_config_and_set_override_the_recipe(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("train:\n  cycle_weight: 0.5\n")
+    cfg = config(
+        "train", "--recipe", "recommended", "--config", str(path), "--set", "model.dropout=0.3"
+    )
+    assert cfg.recipe == "recommended" and cfg.train.mode == "joint"
+    assert (cfg.train.cycle_weight, cfg.model.dropout) == (0.5, 0.3)
+    assert cfg.train.select_metric == load_recipe("recommended").train.select_metric
+
+
+def test_unknown_recipe_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--recipe", "best"])
+    assert "invalid choice: 'best'" in capsys.readouterr().err

@@ -1,0 +1,124 @@
+"""Each topology kind's training schedule, beside the parts it trains.
+
+A schedule is a list of :class:`Phase`: one ``fit`` of one functional view of
+:class:`~tfs2s.models.topology_models.TopologyModels`, with the parts it updates (the
+others are frozen), its epoch budget, the modalities it reads and the modalities whose
+standardised join each translation output is compared with.
+:class:`~tfs2s.training.trainer.Trainer` compiles and runs the phases in order.
+
+* seq2seq ``X_Y`` (``train.mode=two_phase``, Algorithm 1): ``translation`` trains the
+  encoder and decoder with teacher forcing; ``regression`` trains the regressor on the
+  encoder's output sequence, the encoder frozen unless ``train.finetune_encoder``.
+* hierarchical ``embed_XY_Z`` (two_phase, Algorithm 2): ``translation_1`` (X -> Y) trains
+  encoder 1 and decoder 1; ``translation_2`` (X -> Z through both encoders) trains
+  encoder 2 and decoder 2, encoder 1 frozen; then ``regression``.
+* seq2seq and hierarchical, ``train.mode=joint`` (MCTN): one ``joint`` phase updates
+  every part on ``MAE + translation_weight * MSE(translations) + cycle_weight *
+  MSE(back-translation to the sources)``.
+* baselines (either mode): one ``regression`` phase.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+
+from tfs2s import modalities as M
+from tfs2s.config import TrainConfig
+
+
+@dataclasses.dataclass
+class Phase:
+    """One ``fit`` call of a schedule.
+
+    Attributes:
+        name: ``translation``, ``translation_<i>``, ``regression`` or ``joint``.
+        model: the functional view trained (uncompiled here).
+        trainable: the parts it updates; every other part is frozen.
+        epochs: the epoch budget.
+        modalities: the modalities it reads (its inputs besides ``mask``).
+        targets: translation output name -> the modalities whose standardised join is
+            its target (empty for ``regression``).
+        loss_weights: output name -> loss weight (``None``: Keras' default, all 1).
+    """
+
+    name: str
+    model: keras.Model
+    trainable: list[keras.layers.Layer]
+    epochs: int
+    modalities: tuple[str, ...]
+    targets: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    loss_weights: dict[str, float] | None = None
+
+    @property
+    def regresses(self) -> bool:
+        """Whether the phase has the ``sentiment`` output (a sentiment metric applies)."""
+        return "sentiment" in self.model.output
+
+
+def phase_schedule(models, cfg: TrainConfig) -> list[Phase]:
+    """The phases of ``models.topology`` under ``cfg.mode``, in training order.
+
+    Args:
+        models: the topology's :class:`~tfs2s.models.topology_models.TopologyModels`.
+        cfg: epochs, mode, loss weights and ``finetune_encoder``.
+    """
+    if cfg.mode == "joint" and not models.topology.is_baseline:
+        return [_joint(models, cfg)]
+    regression = Phase(
+        "regression",
+        models.sentiment_model(),
+        trainable=[models.regressor] + (list(models.encoders) if cfg.finetune_encoder else []),
+        epochs=cfg.epochs,
+        modalities=models.sources,
+    )
+    if models.topology.is_baseline:
+        return [regression]
+    return _translation_stages(models, cfg) + [regression]
+
+
+def _translation_stages(models, cfg: TrainConfig) -> list[Phase]:
+    """Algorithms 1 and 2: one teacher-forced translation phase per encoder."""
+    stages = models.stage_targets
+    return [
+        Phase(
+            "translation" if len(stages) == 1 else f"translation_{stage + 1}",
+            models.translation_model(stage),
+            trainable=[models.encoders[stage], models.decoders[stage]],
+            epochs=cfg.translator_epochs,
+            modalities=union(models.sources, targets),
+            targets={"translation": targets},
+        )
+        for stage, targets in enumerate(stages)
+    ]
+
+
+def _joint(models, cfg: TrainConfig) -> Phase:
+    model = models.joint_model()
+    weights = {
+        "sentiment": 1.0,
+        "translation": cfg.translation_weight,
+        "intermediate": cfg.translation_weight,
+        "cycle": cfg.cycle_weight,
+    }
+    targets = {
+        "translation": models.stage_targets[-1],
+        "intermediate": models.stage_targets[0],
+        "cycle": models.sources,
+    }
+    return Phase(
+        "joint",
+        model,
+        trainable=models.parts,
+        epochs=cfg.epochs,
+        modalities=models.topology.training_modalities,
+        targets={name: names for name, names in targets.items() if name in model.output},
+        loss_weights={name: weights[name] for name in model.output},
+    )
+
+
+def union(*groups) -> tuple[str, ...]:
+    """Modality names of ``groups`` in canonical order, once each."""
+    names = {n for group in groups for n in group}
+    return tuple(M.NAMES[c] for c in M.CODES if M.NAMES[c] in names)

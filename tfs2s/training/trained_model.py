@@ -1,0 +1,101 @@
+"""The result of training one topology, and its files in a run directory.
+
+:meth:`TrainedModel.save` writes ``model.keras`` (the servable sentiment model),
+``translator.keras`` (the greedy translator, seq2seq topologies only) and
+``trained.json`` (topology, configs, per-epoch history); :meth:`TrainedModel.load`
+reads them back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from tfs2s.config import ModelConfig, TrainConfig
+from tfs2s.topology import Topology, parse_topology
+
+SENTIMENT_FILE = "model.keras"
+TRANSLATOR_FILE = "translator.keras"
+METADATA_FILE = "trained.json"
+
+
+@dataclasses.dataclass
+class TrainedModel:
+    """The result of training one topology.
+
+    Attributes:
+        topology: the parsed topology.
+        model_cfg: sizes the models were built with.
+        train_cfg: how they were trained.
+        sentiment_model: ``{inference modalities..., "mask"} -> {"sentiment": (batch,)}``,
+            reading the source modalities only (``embed_XY_Z``: X only); compiled with
+            the MAE loss, so ``evaluate`` and ``predict`` run compiled.
+        translators: greedy inference translators ``{sources..., "mask"} ->
+            {"translation": (batch, steps, target dims)}`` in the raw target scale, of the
+            final target (``embed_XY_Z``: X to Z through both encoders); empty for
+            baselines.
+        history: one row per phase and epoch: ``{"phase", "epoch", "loss", "val_loss"}``
+            (``val_loss`` is None without a valid split).
+    """
+
+    topology: Topology
+    model_cfg: ModelConfig
+    train_cfg: TrainConfig
+    sentiment_model: keras.Model
+    translators: list[keras.Model]
+    history: list[dict[str, Any]]
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Write ``model.keras``, ``translator.keras`` (if any) and ``trained.json``."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        _standalone(self.sentiment_model).save(directory / SENTIMENT_FILE)
+        for i, translator in enumerate(self.translators):
+            _standalone(translator).save(directory / _translator_file(i))
+        metadata = {
+            "topology": self.topology.name,
+            "model": dataclasses.asdict(self.model_cfg),
+            "train": dataclasses.asdict(self.train_cfg),
+            "translators": len(self.translators),
+            "history": self.history,
+        }
+        (directory / METADATA_FILE).write_text(json.dumps(metadata, indent=1))
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike) -> TrainedModel:
+        """Load what :meth:`save` wrote."""
+        directory = Path(directory)
+        meta_path = directory / METADATA_FILE
+        if not meta_path.is_file():
+            raise FileNotFoundError(
+                f"{meta_path} does not exist; expected a directory written by TrainedModel.save"
+            )
+        metadata = json.loads(meta_path.read_text())
+        return cls(
+            topology=parse_topology(metadata["topology"]),
+            model_cfg=ModelConfig(**metadata["model"]),
+            train_cfg=TrainConfig(**metadata["train"]),
+            sentiment_model=keras.saving.load_model(directory / SENTIMENT_FILE),
+            translators=[
+                keras.saving.load_model(directory / _translator_file(i))
+                for i in range(metadata["translators"])
+            ],
+            history=metadata["history"],
+        )
+
+
+def _standalone(model: keras.Model) -> keras.Model:
+    """An uncompiled copy of ``model``: the artefact holds no optimizer state or loss."""
+    copy = model.__class__.from_config(model.get_config())
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def _translator_file(index: int) -> str:
+    return TRANSLATOR_FILE if index == 0 else f"translator_{index}.keras"

@@ -1,0 +1,271 @@
+"""Compile and run a topology's phase schedule; re-initialise in place for another seed.
+
+:class:`Trainer` builds every model and optimizer once (inside the strategy's scope)
+and compiles one functional view per phase of
+:func:`~tfs2s.models.phase_schedule.phase_schedule`. :meth:`Trainer.train` runs the
+phases in order, freezing the parts a phase does not train, each with early stopping on
+its selection metric (``train.select_metric``; best weights restored) when the data has a
+non-empty ``valid`` split.
+Training again with another seed re-initialises the weights and optimizer state in
+place, so the compiled (traced) train/test/predict functions are reused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import os
+from typing import Any
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from tfs2s.config import Mode, ModelConfig, TrainConfig, choices
+from tfs2s.data.pipeline import DataSource
+from tfs2s.models.phase_schedule import Phase, phase_schedule
+from tfs2s.models.topology_models import TopologyModels
+from tfs2s.topology import Topology
+from tfs2s.training.losses import TRANSLATION_LOSS, absolute_error
+from tfs2s.training.phase_data import phase_dataset
+from tfs2s.training.selection import ValidSentimentMetric, early_stopping
+from tfs2s.training.strategies import supports_multi_step
+from tfs2s.training.trained_model import TrainedModel
+
+
+class Trainer:
+    """Builds, compiles and trains the models of one topology; reusable across seeds.
+
+    Args:
+        topology: what to train.
+        model_cfg: sizes.
+        train_cfg: how to train (``seed`` is the default seed of :meth:`train`).
+        data: the data source.
+        strategy: models and optimizers are built in its scope; ``batch_size`` is global.
+        run_eagerly: run train/test/predict steps eagerly. Slow at real sizes; for
+            debugging and for tests of many topologies on tiny data, where tracing
+            would dominate.
+
+    The models returned by :meth:`train` are the trainer's own: a later :meth:`train`
+    call re-initialises them in place, so save or evaluate a result before training the
+    next seed.
+    """
+
+    def __init__(
+        self,
+        topology: Topology,
+        model_cfg: ModelConfig,
+        train_cfg: TrainConfig,
+        data: DataSource,
+        *,
+        strategy: tf.distribute.Strategy | None = None,
+        run_eagerly: bool = False,
+    ):
+        if train_cfg.mode not in choices(Mode):
+            raise ValueError(
+                f"train.mode: expected one of {list(choices(Mode))}, found {train_cfg.mode!r}"
+            )
+        data.require(topology.training_modalities, f"topology {topology.name}")
+        self.topology = topology
+        self.model_cfg = model_cfg
+        self.train_cfg = train_cfg
+        self.data = data
+        self.strategy = strategy
+        self.run_eagerly = run_eagerly
+        self._has_valid = "valid" in data.nonempty_splits()
+        self._multi_step = supports_multi_step(strategy)
+        if not self._multi_step and train_cfg.steps_per_execution > 1:
+            raise ValueError(
+                f"train.steps_per_execution={train_cfg.steps_per_execution} is not supported "
+                f"by the {type(strategy).__name__}; use 1 or 0 (0 means 1 there)"
+            )
+        cycle = (
+            train_cfg.mode == "joint" and train_cfg.cycle_weight > 0 and not topology.is_baseline
+        )
+        self._build_args = (topology, model_cfg, dict(data.dims), data.norm_stats(), cycle)
+        self._seed = train_cfg.seed
+        self._pristine = True
+        self._valid_predictions = None
+        keras.utils.set_random_seed(train_cfg.seed)
+        with self._scope():
+            self.models = TopologyModels.build(*self._build_args)
+            self.phases = phase_schedule(self.models, train_cfg)
+            for phase in self.phases:
+                self._compile(phase)
+            self.sentiment_model = self.models.sentiment_model()
+            if not self.sentiment_model.compiled:
+                self.sentiment_model.compile(
+                    loss={"sentiment": absolute_error},
+                    jit_compile=train_cfg.jit_compile,
+                    run_eagerly=run_eagerly,
+                )
+            self.translators = [] if topology.is_baseline else [self.models.translator()]
+            for translator in self.translators:
+                # Greedy decoding is a dynamic-length while loop: not XLA-compilable.
+                translator.compile(jit_compile=False, run_eagerly=run_eagerly)
+
+    def _scope(self):
+        return self.strategy.scope() if self.strategy is not None else contextlib.nullcontext()
+
+    def _optimizer(self) -> keras.optimizers.Optimizer:
+        cfg = self.train_cfg
+        config: dict[str, Any] = {"learning_rate": cfg.learning_rate}
+        if cfg.optimizer == "adamw" or cfg.weight_decay > 0:
+            config["weight_decay"] = cfg.weight_decay
+        if cfg.clipnorm is not None:
+            config["clipnorm"] = cfg.clipnorm
+        return keras.optimizers.get({"class_name": cfg.optimizer, "config": config})
+
+    def _compile(self, phase: Phase) -> None:
+        losses = {
+            name: absolute_error if name == "sentiment" else TRANSLATION_LOSS
+            for name in phase.model.output
+        }
+        phase.model.compile(
+            optimizer=self._optimizer(),
+            loss=losses,
+            loss_weights=phase.loss_weights,
+            jit_compile=self.train_cfg.jit_compile,
+            run_eagerly=self.run_eagerly,
+        )
+
+    def reinitialize(self, seed: int) -> None:
+        """Give every weight the value a fresh build with ``seed`` would give.
+
+        Builds throw-away parts with the seed and copies their variables, then zeroes
+        every optimizer's state; compiled functions are kept.
+        """
+        keras.utils.set_random_seed(seed)
+        fresh = TopologyModels.build(*self._build_args)
+        self.models.copy_weights_from(fresh)
+        for phase in self.phases:
+            optimizer = phase.model.optimizer
+            for variable in optimizer.variables:
+                variable.assign(ops.zeros(variable.shape, variable.dtype))
+            optimizer.learning_rate = self.train_cfg.learning_rate
+        self._seed = seed
+        self._pristine = True
+
+    def train(
+        self,
+        seed: int | None = None,
+        *,
+        callbacks: list | None = None,
+        verbose: int | str = "auto",
+        log_dir: str | None = None,
+    ) -> TrainedModel:
+        """Train every phase from freshly initialised weights.
+
+        Args:
+            seed: weight initialisation and shuffling seed; ``train_cfg.seed`` if None.
+            callbacks: extra Keras callbacks given to every phase's ``fit``.
+            verbose: passed to ``fit``.
+            log_dir: write TensorBoard logs to ``log_dir/<phase>``.
+        """
+        seed = self.train_cfg.seed if seed is None else seed
+        if not self._pristine or seed != self._seed:
+            self.reinitialize(seed)
+        self._pristine = False
+        keras.utils.set_random_seed(seed)
+        history: list[dict[str, Any]] = []
+        for phase in self.phases:
+            history += self._fit(phase, seed, callbacks or [], verbose, log_dir)
+        for part in self.models.parts:
+            part.trainable = True
+        return TrainedModel(
+            self.topology,
+            self.model_cfg,
+            dataclasses.replace(self.train_cfg, seed=seed),
+            self.sentiment_model,
+            list(self.translators),
+            history,
+        )
+
+    def _dataset(self, split: str, phase: Phase, seed: int, training: bool):
+        batch = self.train_cfg.batch_size if training else self.train_cfg.eval_batch_size
+        sources = self.models.sources
+        rate = self.train_cfg.modality_dropout
+        dropping = (rate, sources) if rate > 0 and len(sources) > 1 and phase.regresses else None
+        return phase_dataset(
+            self.data,
+            split,
+            phase,
+            self.models.norm_stats,
+            batch_size=batch,
+            seed=seed,
+            training=training,
+            modality_dropout=dropping,
+        )
+
+    def _freeze_all_but(self, phase: Phase) -> None:
+        trainable = {id(part) for part in phase.trainable}
+        for part in self.models.parts:
+            part.trainable = id(part) in trainable
+
+    def _set_steps_per_execution(self, phase: Phase, steps: int) -> None:
+        per_call = self.train_cfg.steps_per_execution or (steps if self._multi_step else 1)
+        # A call must not run into the next epoch's batches: use a divisor of the steps.
+        per_call = math.gcd(per_call, steps) or 1
+        if phase.model.steps_per_execution != per_call:
+            # The compiled train function loops over a fixed number of steps.
+            phase.model.steps_per_execution = per_call
+            phase.model.train_function = None
+
+    def _fit(self, phase: Phase, seed: int, callbacks: list, verbose, log_dir):
+        if phase.epochs == 0:
+            return []
+        self._freeze_all_but(phase)
+        optimizer = phase.model.optimizer
+        if not optimizer.built:
+            # Creating the slots here, not in the first traced step, spares tf.function a
+            # second trace of the whole train step.
+            with self._scope():
+                optimizer.build(phase.model.trainable_variables)
+        train, steps = self._dataset("train", phase, seed, training=True)
+        self._set_steps_per_execution(phase, steps)
+        valid = self._dataset("valid", phase, seed, training=False)[0] if self._has_valid else None
+        phase_callbacks = self._selection(phase) if valid is not None else []
+        if log_dir is not None:
+            phase_callbacks.append(keras.callbacks.TensorBoard(os.path.join(log_dir, phase.name)))
+        fitted = phase.model.fit(
+            train,
+            epochs=phase.epochs,
+            steps_per_epoch=steps,
+            validation_data=valid,
+            callbacks=phase_callbacks + callbacks,
+            verbose=verbose,
+            shuffle=False,
+        )
+        return _history_rows(phase.name, fitted.history, self._selected_metric(phase))
+
+    def _selected_metric(self, phase: Phase) -> str:
+        """What ``phase`` selects on: translation phases keep their valid loss."""
+        return self.train_cfg.select_metric if phase.regresses else "loss"
+
+    def _selection(self, phase: Phase) -> list[keras.callbacks.Callback]:
+        """Early stopping (best weights restored) on the phase's selection metric."""
+        metric = self._selected_metric(phase)
+        callbacks: list[keras.callbacks.Callback] = []
+        if metric != "loss":
+            if self._valid_predictions is None:
+                names = self.topology.inference_modalities
+                batches = self.data.dataset("valid", names, self.train_cfg.eval_batch_size)
+                self._valid_predictions = (batches.cache(), self.data.labels("valid"))
+            dataset, labels = self._valid_predictions
+            callbacks.append(ValidSentimentMetric(metric, self.sentiment_model, dataset, labels))
+        return callbacks + [early_stopping(metric, self.train_cfg.patience)]
+
+
+def _history_rows(phase: str, history: dict, metric: str) -> list[dict[str, Any]]:
+    """One row per epoch: ``phase, epoch, loss, val_loss`` (+ ``val_<metric>``)."""
+    losses = history["loss"]
+    columns = ["val_loss"] + ([f"val_{metric}"] if metric != "loss" else [])
+    rows = []
+    for i, loss in enumerate(losses):
+        row = {"phase": phase, "epoch": i + 1, "loss": float(loss)}
+        for column in columns:
+            values = history.get(column)
+            row[column] = None if values is None else float(values[i])
+        rows.append(row)
+    return rows

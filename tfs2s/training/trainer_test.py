@@ -1,0 +1,98 @@
+"""The training features of the recipes: optimizer settings, selection, modality dropout."""
+
+import dataclasses
+
+import keras
+import numpy as np
+import pytest
+
+from tfs2s import modalities as M
+from tfs2s.config import ModelConfig, TrainConfig
+from tfs2s.topology import parse_topology
+from tfs2s.training.trainer import Trainer
+
+DIMS = {"text": 5, "audio": 4, "video": 3}
+STEPS = 4
+MODEL = ModelConfig(hidden=4, regressor_hidden=4)
+TRAIN = TrainConfig(epochs=3, translator_epochs=1, batch_size=8, patience=3)
+
+
+@pytest.fixture(scope="module")
+def source():
+    from tfs2s.data.pipeline import InMemorySource
+    from tfs2s.data.synthetic import make_synthetic
+
+    return InMemorySource(make_synthetic(segments=60, max_seq_len=STEPS, dims=DIMS))
+
+
+def trainer(source, topology="baseline_TA", **train):
+    cfg = dataclasses.replace(TRAIN, **train)
+    return Trainer(parse_topology(topology), MODEL, cfg, source, run_eagerly=True)
+
+
+def test_weight_decay_clipnorm_and_adamw_reach_every_phase_optimizer(source):
+    t = trainer(source, "T_V", optimizer="adamw", weight_decay=0.01, clipnorm=0.5)
+    assert len(t.phases) == 2
+    for phase in t.phases:
+        optimizer = phase.model.optimizer
+        assert isinstance(optimizer, keras.optimizers.AdamW)
+        assert (optimizer.weight_decay, optimizer.clipnorm) == (0.01, 0.5)
+    plain = trainer(source).phases[0].model.optimizer
+    assert isinstance(plain, keras.optimizers.Adam) and plain.clipnorm is None
+    assert not plain.weight_decay
+
+
+@pytest.mark.parametrize("metric, mode", [("mae", "min"), ("f1_2", "max")])
+def test_regression_selects_on_the_chosen_valid_metric_and_restores_the_best(source, metric, mode):
+    from tfs2s.training.metrics import sentiment_metrics
+    from tfs2s.training.run import predict_split
+
+    t = trainer(source, "T_V", select_metric=metric, patience=5, learning_rate=0.05)
+    translation, regression = t.phases
+    assert [c.monitor for c in t._selection(translation)] == ["val_loss"]
+    *_, stopping = t._selection(regression)
+    assert (stopping.monitor, stopping.mode) == (f"val_{metric}", mode)
+    trained = t.train(verbose=0)
+    rows = [r for r in trained.history if r["phase"] == "regression"]
+    assert f"val_{metric}" not in next(r for r in trained.history if r["phase"] == "translation")
+    scores = [r[f"val_{metric}"] for r in rows]
+    best = min(scores) if mode == "min" else max(scores)
+    pred = predict_split(t.sentiment_model, source, "valid", ("text",), 1024)
+    final = sentiment_metrics(source.labels("valid"), pred)[metric]
+    assert final == pytest.approx(best, abs=1e-6)
+
+
+def first_batch(t, seed=0):
+    dataset, _ = t._dataset("train", t.phases[-1], seed, training=True)
+    inputs, _ = next(iter(dataset))
+    return {k: np.asarray(v) for k, v in inputs.items()}
+
+
+def test_modality_dropout_replaces_one_source_by_its_mean(source):
+    kept = first_batch(trainer(source))
+    dropped = first_batch(trainer(source, modality_dropout=0.99))
+    stats = trainer(source).models.norm_stats
+    mask = kept[M.MASK][..., None]
+    replaced = {
+        name: np.all(np.isclose(dropped[name], mask * np.asarray(stats[name]["mean"])), (1, 2))
+        for name in ("text", "audio")
+    }
+    changed = {name: np.any(dropped[name] != kept[name], (1, 2)) for name in ("text", "audio")}
+    # each example lost at most one modality (replaced by its train mean), most lost one
+    assert not np.any(changed["text"] & changed["audio"])
+    assert np.all(changed["text"] <= replaced["text"]) and np.all(
+        changed["audio"] <= replaced["audio"]
+    )
+    assert np.mean(changed["text"] | changed["audio"]) > 0.8
+    assert changed["text"].any() and changed["audio"].any()
+    np.testing.assert_array_equal(dropped[M.MASK], kept[M.MASK])
+    # valid batches and single-source models are never dropped
+    t = trainer(source, modality_dropout=0.99)
+    valid, _ = t._dataset("valid", t.phases[0], 0, training=False)
+    v_inputs, _ = next(iter(valid))
+    v_kept, _ = next(iter(trainer(source)._dataset("valid", t.phases[0], 0, training=False)[0]))
+    np.testing.assert_array_equal(np.asarray(v_inputs["text"]), np.asarray(v_kept["text"]))
+    single = first_batch(trainer(source, "baseline_T", modality_dropout=0.99))
+    np.testing.assert_array_equal(
+        single["text"], first_batch(trainer(source, "baseline_T"))["text"]
+    )
