@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tfs2s.errors import InputError
 from tfs2s.config import (
     Objective,
     Recipe,
@@ -26,6 +25,7 @@ from tfs2s.config import (
     parse_set,
     unread_keys,
 )
+from tfs2s.errors import InputError
 
 STRATEGIES: tuple[str, ...] = choices(Strategy)
 
