@@ -150,9 +150,11 @@ def real(tiny_export):
 
 def _keras(trained, inputs, length):
     padded = pad_steps(inputs, length)
-    sentiment = np.asarray(trained.sentiment_model(padded, training=False)["sentiment"])
+    steps = inputs[M.MASK].shape[1]
+    out = trained.sentiment_model(padded, training=False)
+    sentiment, attention = np.asarray(out["sentiment"]), np.asarray(out["attention"])
     translation = np.asarray(trained.translators[0](padded, training=False)["translation"])
-    return sentiment.reshape(-1), translation[:, : inputs[M.MASK].shape[1]]
+    return sentiment.reshape(-1), translation[:, :steps], attention[:, :steps]
 
 
 FRESH_PROCESS = textwrap.dedent(
@@ -202,7 +204,7 @@ def test_fresh_process_without_tfs2s_matches_keras(real, tmp_path, steps):
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["tfs2s_imported"] is False and report["topology"] == "T_V"
     out = dict(np.load(tmp_path / "out.npz", allow_pickle=True))
-    sentiment, translation = _keras(trained, inputs, result.spec.max_seq_len)
+    sentiment, translation, attention = _keras(trained, inputs, result.spec.max_seq_len)
     np.testing.assert_allclose(out["serving_default/sentiment"], sentiment, atol=1e-5)
     np.testing.assert_array_equal(
         out["serving_default/polarity"], (sentiment >= 0).astype(np.int32)
@@ -212,6 +214,15 @@ def test_fresh_process_without_tfs2s_matches_keras(real, tmp_path, steps):
     )
     labels = np.where(sentiment >= 0, b"non-negative", b"negative")
     assert out["serving_default/polarity_label"].tolist() == labels.tolist()
+    meta = json.loads((result.path / METADATA_FILE).read_text())
+    assert meta["signatures"]["serving_default"]["outputs"]["attention"] == (
+        "float32 (batch, steps)"
+    )
+    served = out["serving_default/attention"]
+    assert served.shape == (5, steps)
+    np.testing.assert_allclose(served, attention, atol=1e-5)
+    assert np.all(served[inputs["mask"] == 0] == 0.0)
+    np.testing.assert_allclose(served.sum(axis=1), 1.0, atol=1e-5)
     assert out["translate/translation"].shape == (5, steps, 47)
     np.testing.assert_allclose(out["translate/translation"], translation, atol=1e-5)
 
@@ -251,6 +262,7 @@ def test_saved_model_cli_lists_the_signatures(real):
         "polarity": ("DT_INT32", "(-1)"),
         "polarity_label": ("DT_STRING", "(-1)"),
         "sentiment_class": ("DT_INT32", "(-1)"),
+        "attention": ("DT_FLOAT", "(-1, -1)"),
     }
     assert tensors(TRANSLATE, "outputs") == {"translation": ("DT_FLOAT", "(-1, -1, 47)")}
     assert text.count("Method name is: tensorflow/serving/predict") >= 2
