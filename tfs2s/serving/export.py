@@ -513,8 +513,6 @@ def load_run(run_dir: str | os.PathLike):
     from tfs2s.training.fit import SENTIMENT_FILE, TrainedModel, _translator_file
 
     run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise RunDirectoryError(f"run directory {run_dir} does not exist")
     params_path, trained_path = run_dir / PARAMS_FILE, run_dir / TRAINED_FILE
     for path in (params_path, trained_path):
         if not path.is_file():
