@@ -370,6 +370,10 @@ def export_models(
         name: the model name; its versions live in ``out/name``.
         warmup_batch_sizes: batch sizes of the warmup requests.
         verify: reload the SavedModel and check it against the Keras models first.
+
+    Raises:
+        ExportError: a model holds non-finite weights (checked even without ``verify``),
+            or the SavedModel fails :func:`verify_export`; nothing is published.
     """
     import tensorflow as tf
 

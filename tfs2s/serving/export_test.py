@@ -440,3 +440,41 @@ def test_max_seq_len_recorded_with_the_model_must_match_params(run_copy, tmp_pat
     params.write_text(params.read_text().replace("max_seq_len: 20", "max_seq_len: 10"))
     with pytest.raises(export_mod.RunDirectoryError, match=r"data.max_seq_len: 10 vs 20"):
         export_mod.export_run(run_copy, out=tmp_path / "serving")
+
+
+# --------------------------------------------------------------------------- export time
+
+
+def test_export_traces_each_model_once(stand_in, tmp_path, monkeypatch):
+    """tf.saved_model.save used to trace every signature again (unrolled LSTMs: seconds)."""
+    from tfs2s.serving.signatures import ServingModule
+
+    traces = {"sentiment": 0, "translator": 0}
+
+    def counting(name, method):
+        def call(self, inputs):
+            traces[name] += 1
+            return method(self, inputs)
+
+        return call
+
+    monkeypatch.setattr(
+        ServingModule, "_call_sentiment", counting("sentiment", ServingModule._call_sentiment)
+    )
+    monkeypatch.setattr(
+        ServingModule, "_call_translator", counting("translator", ServingModule._call_translator)
+    )
+    result = _export(stand_in, tmp_path, name="m")
+    assert traces == {"sentiment": 1, "translator": 1}
+    assert set(result.seconds) >= {"trace", "save", "verify_load", "verify_run", "total"}
+
+
+def test_verification_compiles_one_xla_program_per_signature(stand_in):
+    """Its requests share one batch bucket, yet cover batch and step padding."""
+    spec, _ = stand_in
+    requests = export_mod.verification_inputs(spec)
+    batches = [x[M.MASK].shape[0] for x in requests]
+    steps = [x[M.MASK].shape[1] for x in requests]
+    assert len({1 << (b - 1).bit_length() for b in batches}) == 1
+    assert any(b & (b - 1) for b in batches)  # one batch is not a power of two
+    assert max(steps) == spec.max_seq_len and min(steps) < spec.max_seq_len
