@@ -142,9 +142,16 @@ def _make_tmp_dir(model_dir: Path) -> Path:
             continue
 
 
-def _owner_alive(name: str) -> bool:
+#: A temporary directory named without its owner (``mkdtemp``, by earlier tfs2s versions) is
+#: taken as abandoned once it has not changed for this long; no export takes that long.
+LEGACY_TMP_MAX_AGE_S = 3600.0
+
+
+def _owner_alive(name: str, mtime: float | None = None) -> bool:
     """Whether the export owning temporary directory ``name`` may still be running."""
     parts = name[len(TMP_PREFIX) :].split("-")
+    if len(parts) == 1 and mtime is not None:
+        return time.time() - mtime < LEGACY_TMP_MAX_AGE_S
     if len(parts) != 4 or parts[0] != _host_tag() or not parts[1].isdigit():
         # another host's (a shared file system) or an unknown layout: cannot tell
         return True
@@ -170,7 +177,13 @@ def remove_stale_tmp_dirs(model_dir: str | os.PathLike) -> list[Path]:
     if not model_dir.is_dir():
         return removed
     for entry in model_dir.iterdir():
-        if entry.name.startswith(TMP_PREFIX) and entry.is_dir() and not _owner_alive(entry.name):
+        if not entry.name.startswith(TMP_PREFIX) or not entry.is_dir():
+            continue
+        try:
+            mtime = entry.stat().st_mtime
+        except OSError:
+            continue  # removed meanwhile
+        if not _owner_alive(entry.name, mtime):
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry)
     return removed

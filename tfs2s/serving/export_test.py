@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -346,12 +347,15 @@ def test_stale_temporary_directories_of_killed_exports_are_removed(stand_in, tmp
         f"{export_mod.TMP_PREFIX}{host}-{me}-{export_mod._process_start(me)}-live0000"
     )
     other_host = model_dir / f"{export_mod.TMP_PREFIX}0000beef-{_dead_pid()}-1-other000"
-    for d in (dead, live, other_host):
+    # named by mkdtemp (earlier tfs2s): removed once untouched for an hour
+    legacy_old, legacy_new = (model_dir / f"{export_mod.TMP_PREFIX}{n}" for n in ("ab1", "cd2"))
+    for d in (dead, live, other_host, legacy_old, legacy_new):
         (d / "variables").mkdir(parents=True)
+    two_hours_ago = time.time() - 7200
+    os.utime(legacy_old, (two_hours_ago, two_hours_ago))
     _export(stand_in, tmp_path, name="m", verify=False)
-    assert not dead.exists()
-    assert live.exists() and other_host.exists()
-    assert _leftovers(model_dir) == sorted([live.name, other_host.name])
+    assert not dead.exists() and not legacy_old.exists()
+    assert _leftovers(model_dir) == sorted([live.name, other_host.name, legacy_new.name])
 
 
 def test_the_temporary_directory_names_its_owner(stand_in, tmp_path, monkeypatch):
