@@ -566,14 +566,14 @@ def load_run(run_dir: str | os.PathLike):
         if key not in recorded:
             continue
         want, found = _normalised(recorded[key]), params[key]
-        if want != found:
-            if isinstance(want, dict) and isinstance(found, dict):
-                diff = sorted(k for k in set(want) | set(found) if want.get(k) != found.get(k))
-                detail = ", ".join(
-                    f"{key}.{k}: {found.get(k)!r} vs {want.get(k)!r}" for k in diff[:3]
-                )
-            else:
-                detail = f"{found!r} vs {want!r}"
+        if isinstance(want, dict) and isinstance(found, dict):
+            # Settings added to the config after the run was trained are absent from its
+            # trained.json (and take their defaults when it is loaded): compare the rest.
+            diff = sorted(k for k in want if want[k] != found.get(k))
+            detail = ", ".join(f"{key}.{k}: {found.get(k)!r} vs {want[k]!r}" for k in diff[:3])
+        else:
+            detail = "" if want == found else f"{found!r} vs {want!r}"
+        if detail:
             raise RunDirectoryError(
                 f"{run_dir}: {PARAMS_FILE} and {TRAINED_FILE} disagree ({detail}); the "
                 "directory mixes two runs: train it again with --overwrite"
