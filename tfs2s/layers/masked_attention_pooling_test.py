@@ -41,3 +41,18 @@ def test_config_and_weights_round_trip_in_graph_mode():
     clone.set_weights(layer.get_weights())
     graph = tf.function(lambda s, m: clone(s, step_mask=m))
     np.testing.assert_allclose(np.asarray(graph(x, MASK)), expected, rtol=1e-6)
+
+
+def test_returned_weights_pool_the_output_and_ignore_padding():
+    layer = MaskedAttentionPooling()
+    x = sequence()
+    pooled, weights = layer(x, step_mask=MASK, return_weights=True)
+    weights = np.asarray(weights)
+    assert weights.shape == (2, 4)
+    assert np.all(weights[MASK == 0] == 0.0)
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(pooled), np.einsum("bt,bth->bh", weights, x), atol=1e-5)
+    np.testing.assert_allclose(np.asarray(pooled), np.asarray(layer(x, step_mask=MASK)), atol=1e-6)
+    inputs = keras.Input((None, 6)), keras.Input((None,))
+    symbolic = layer(inputs[0], step_mask=inputs[1], return_weights=True)
+    assert [tuple(t.shape) for t in symbolic] == [(None, 6), (None, None)]

@@ -80,3 +80,28 @@ def test_keras_file_round_trip_in_a_fresh_process(tmp_path):
     )
     found = np.array(eval(out.stdout.strip().splitlines()[-1]), np.float32)  # noqa: S307
     np.testing.assert_allclose(found, expected, atol=1e-6)
+
+
+def test_attention_output_for_explanations():
+    """``predict(x)["attention"]`` -> (batch, steps): 0 on padding, 1 over the real steps;
+    a loss on ``sentiment`` alone trains the model, and the weights round-trip."""
+    model = seq2seq_model()
+    x = batch()
+    out = model.predict(x, verbose=0)
+    assert set(out) == {"sentiment", "attention"}
+    assert out["attention"].shape == (2, 4) and out["attention"].dtype == np.float32
+    assert np.all(out["attention"][MASK == 0] == 0.0)
+    np.testing.assert_allclose(out["attention"].sum(axis=1), 1.0, atol=1e-6)
+    data = tf.data.Dataset.from_tensor_slices(
+        (x, {"sentiment": np.array([1.0, -1.0], np.float32)})
+    ).batch(2)
+    model.compile(optimizer="adam", loss={"sentiment": "mae"})
+    before = [w.copy() for w in model.get_weights()]
+    history = model.fit(data, epochs=1, verbose=0, shuffle=False)
+    assert list(history.history) == ["loss"]
+    assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))
+    clone = SentimentModel.from_config(model.get_config())
+    clone.set_weights(model.get_weights())
+    np.testing.assert_allclose(
+        np.asarray(clone(x)["attention"]), np.asarray(model(x)["attention"]), atol=1e-6
+    )

@@ -38,3 +38,12 @@ def test_config_round_trip_and_fit_step():
     ).batch(2)
     clone.compile(optimizer="adam", loss={"sentiment": "mae"}, run_eagerly=True)
     assert np.isfinite(clone.fit(data, epochs=1, verbose=0, shuffle=False).history["loss"][0])
+
+
+def test_attention_output_is_zero_on_padding_and_sums_to_one():
+    regressor = SentimentRegressor(5, 4, depth=2)
+    out = regressor({"sequence": sequence(), "mask": MASK})
+    attention = np.asarray(out["attention"])
+    assert attention.shape == (2, 4)
+    assert np.all(attention[MASK == 0] == 0.0)
+    np.testing.assert_allclose(attention.sum(axis=1), 1.0, atol=1e-6)

@@ -92,6 +92,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                 "topology": result.spec.topology,
                 "signatures": list(result.spec.signature_names),
                 "inputs": result.spec.inputs,
+                "seconds": result.seconds,
             },
             indent=2,
         )

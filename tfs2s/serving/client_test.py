@@ -171,6 +171,38 @@ def test_grpc_request_runs_against_the_signature(served, signature):
             np.testing.assert_array_equal(parsed[name], value)
 
 
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"text": (0, 1, 2, np.nan)}, "input `text` must be finite"),
+        ({"mask": (1, 0, np.inf)}, "input `mask` must be finite"),
+        ({"mask": None}, "input `mask` must have at least one real step"),
+    ],
+    ids=["nan text", "inf mask", "empty mask row"],
+)
+@pytest.mark.parametrize("transport", ["rest", "grpc"])
+def test_bad_values_sent_by_the_clients_are_refused(served, change, message, transport):
+    """What a client sends (REST JSON or a gRPC request) reaches the in-graph checks."""
+    result, loaded = served
+    x = example_inputs(result.spec.inputs, batch=2, steps=5, seed=4)
+    for name, where in change.items():
+        if where is None:
+            x[name][1] = 0.0
+        else:
+            x[name][where[:-1]] = where[-1]
+    if transport == "rest":
+        # TF-Serving's JSON parser reads NaN and Infinity literals, as json does
+        tensors = testing.rest_to_tensors(json.loads(json.dumps(rest_row_payload(x))), DTYPES)
+    else:
+        request = predict_pb2.PredictRequest.FromString(
+            predict_request(x, "tfs2s").SerializeToString()
+        )
+        tensors = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
+    for signature in (SERVING_DEFAULT, TRANSLATE):
+        with pytest.raises(tf.errors.InvalidArgumentError, match=message.replace("`", ".")):
+            _run(loaded, signature, tensors)
+
+
 # --------------------------------------------------------------------------- transports
 
 

@@ -21,6 +21,7 @@ server running as another user can read it.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import hashlib
 import json
@@ -28,6 +29,7 @@ import os
 import secrets
 import shutil
 import socket
+import time
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -38,6 +40,7 @@ from tfs2s import modalities as M
 from tfs2s.serving import DEFAULT_JIT_COMPILE
 from tfs2s.serving.models_config import versions
 from tfs2s.serving.signatures import (
+    ATTENTION,
     SERVING_DEFAULT,
     TRANSLATION,
     ServingModule,
@@ -77,11 +80,15 @@ class ExportResult:
         path: the version directory, ``<out>/<name>/<version>``.
         version: the integer version.
         spec: what it serves.
+        seconds: wall-clock seconds of each export step (``trace``, ``save``,
+            ``warmup``, ``verify_load``, ``verify_run``, ``total``; ``load_run`` when
+            exported from a run directory), for the benchmark and the curious.
     """
 
     path: Path
     version: int
     spec: ServingSpec
+    seconds: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 def next_version(model_dir: str | os.PathLike) -> int:
@@ -135,9 +142,16 @@ def _make_tmp_dir(model_dir: Path) -> Path:
             continue
 
 
-def _owner_alive(name: str) -> bool:
+#: A temporary directory named without its owner (``mkdtemp``, by earlier tfs2s versions) is
+#: taken as abandoned once it has not changed for this long; no export takes that long.
+LEGACY_TMP_MAX_AGE_S = 3600.0
+
+
+def _owner_alive(name: str, mtime: float | None = None) -> bool:
     """Whether the export owning temporary directory ``name`` may still be running."""
     parts = name[len(TMP_PREFIX) :].split("-")
+    if len(parts) == 1 and mtime is not None:
+        return time.time() - mtime < LEGACY_TMP_MAX_AGE_S
     if len(parts) != 4 or parts[0] != _host_tag() or not parts[1].isdigit():
         # another host's (a shared file system) or an unknown layout: cannot tell
         return True
@@ -163,7 +177,13 @@ def remove_stale_tmp_dirs(model_dir: str | os.PathLike) -> list[Path]:
     if not model_dir.is_dir():
         return removed
     for entry in model_dir.iterdir():
-        if entry.name.startswith(TMP_PREFIX) and entry.is_dir() and not _owner_alive(entry.name):
+        if not entry.name.startswith(TMP_PREFIX) or not entry.is_dir():
+            continue
+        try:
+            mtime = entry.stat().st_mtime
+        except OSError:
+            continue  # removed meanwhile
+        if not _owner_alive(entry.name, mtime):
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry)
     return removed
@@ -207,14 +227,54 @@ def _check_request(spec: ServingSpec, signature: str, inputs: Mapping[str, np.nd
     return ""
 
 
-def verify_export(path: str | os.PathLike, spec: ServingSpec, sentiment_model, translator=None):
+#: The verification requests: a full-length one and a short one whose batch is not a
+#: power of two, both in the same XLA batch bucket (4), so each signature compiles once.
+VERIFY_BATCHES: tuple[int, int] = (4, 3)
+
+
+def verification_inputs(spec: ServingSpec) -> list[dict[str, np.ndarray]]:
+    """The requests :func:`verify_export` runs through every signature.
+
+    A full-length request (no step padding in the graph) and a short one (steps padded
+    to ``max_seq_len``, and with XLA its batch of 3 padded to 4); segment lengths vary
+    inside each, so masked steps are exercised too.
+    """
+    full, short = VERIFY_BATCHES
+    return [
+        example_inputs(spec.inputs, full, spec.max_seq_len, seed=0),
+        example_inputs(spec.inputs, short, max(1, spec.max_seq_len // 2), seed=1),
+    ]
+
+
+def _keras_outputs(spec, signature, inputs, sentiment_model, translator) -> dict[str, np.ndarray]:
+    """What ``signature`` must return for ``inputs``, from the Keras models."""
+    padded = pad_steps(inputs, spec.max_seq_len)
+    steps = inputs[M.MASK].shape[1]
+    if signature == SERVING_DEFAULT:
+        out = sentiment_model(padded, training=False)
+        return {
+            "sentiment": np.reshape(np.asarray(out["sentiment"]), [-1]),
+            ATTENTION: np.asarray(out[ATTENTION])[:, :steps],
+        }
+    return {TRANSLATION: np.asarray(translator(padded, training=False)[TRANSLATION])[:, :steps]}
+
+
+def verify_export(
+    path: str | os.PathLike, spec: ServingSpec, sentiment_model, translator=None
+) -> dict[str, float]:
     """Check the SavedModel at ``path`` before it is published.
 
-    Every warmup request must fit its signature; each signature runs its smallest and
-    largest warmup batch and a short request whose batch is not a power of two, and must
-    match the Keras models on them (given the inputs padded to ``max_seq_len``). Not
-    every warmup request is run: with XLA each batch size compiles, and they only
-    differ in batch size.
+    Every warmup request must fit its signature, and every signature must be exercised
+    by one. The SavedModel is reloaded once and each signature runs the
+    :func:`verification_inputs` (a full-length request and a short one of a batch that
+    is not a power of two): its outputs must match the Keras models on the inputs padded
+    to ``max_seq_len`` (``sentiment``, ``attention``, ``translation``), and
+    ``attention`` must be 0 on padding and sum to 1 over the real steps. With XLA both
+    requests fall in one batch bucket, so each signature compiles once here; the model
+    server compiles the other buckets when it replays the warmup requests.
+
+    Returns:
+        Seconds spent reloading (``verify_load``) and running (``verify_run``).
 
     Raises:
         ExportError: a request does not fit, a signature fails or is not exercised by
@@ -222,7 +282,7 @@ def verify_export(path: str | os.PathLike, spec: ServingSpec, sentiment_model, t
     """
     import tensorflow as tf
 
-    requests: dict[str, list[dict[str, np.ndarray]]] = {}
+    seen = set()
     for i, log in enumerate(read_warmup(path)):
         request = log.predict_log.request
         signature = request.model_spec.signature_name
@@ -230,40 +290,77 @@ def verify_export(path: str | os.PathLike, spec: ServingSpec, sentiment_model, t
         problem = _check_request(spec, signature, inputs)
         if problem:
             raise ExportError(f"{path}: warmup request {i} does not fit: {problem}")
-        requests.setdefault(signature, []).append(inputs)
-    missing = set(spec.signature_names) - set(requests)
+        seen.add(signature)
+    missing = set(spec.signature_names) - seen
     if missing:
         raise ExportError(f"{path}: no warmup request exercises {sorted(missing)}")
 
+    start = time.perf_counter()
     loaded = tf.saved_model.load(os.fspath(path))
-    short = example_inputs(spec.inputs, 3, max(1, spec.max_seq_len // 2), seed=1)
-    for signature, found in requests.items():
-        found.sort(key=lambda x: x[M.MASK].shape[0])
-        for inputs in (found[0], found[-1], short):
-            padded = pad_steps(inputs, spec.max_seq_len)
-            if signature == SERVING_DEFAULT:
-                name = "sentiment"
-                want = np.reshape(sentiment_model(padded, training=False)[name], [-1])
-            else:
-                name = TRANSLATION
-                steps = inputs[M.MASK].shape[1]
-                want = np.asarray(translator(padded, training=False)[name])[:, :steps]
+    seconds = {"verify_load": round(time.perf_counter() - start, 3)}
+    start = time.perf_counter()
+    requests = verification_inputs(spec)
+    try:
+        functions = {name: loaded.signatures[name] for name in spec.signature_names}
+    except KeyError as e:
+        raise ExportError(f"{path}: signature {e} is missing") from e
+
+    def serve(signature):
+        fn = functions[signature]
+        return [
+            {k: v.numpy() for k, v in fn(**{n: tf.constant(a) for n, a in x.items()}).items()}
+            for x in requests
+        ]
+
+    # Each signature's first call compiles its XLA program (seconds, single-threaded):
+    # the signatures compile side by side while this thread computes the Keras outputs.
+    with concurrent.futures.ThreadPoolExecutor(len(functions)) as pool:
+        served = {name: pool.submit(serve, name) for name in functions}
+        wanted = {
+            name: [_keras_outputs(spec, name, x, sentiment_model, translator) for x in requests]
+            for name in functions
+        }
+        for signature, future in served.items():
             try:
-                fn = loaded.signatures[signature]
-                got = fn(**{k: tf.constant(v) for k, v in inputs.items()})[name].numpy()
-            except (KeyError, tf.errors.OpError) as e:
+                results = future.result()
+            except tf.errors.OpError as e:
                 raise ExportError(f"{path}: signature {signature!r} fails: {e}") from e
-            err = (
-                float(np.max(np.abs(got - want), initial=0.0))
-                if got.shape == want.shape
-                else np.inf
+            for inputs, want, got in zip(requests, wanted[signature], results, strict=True):
+                _compare(path, signature, inputs, want, got)
+    seconds["verify_run"] = round(time.perf_counter() - start, 3)
+    return seconds
+
+
+def _compare(path, signature, inputs, want, got) -> None:
+    """Raise :class:`ExportError` unless ``got`` matches the Keras outputs ``want``."""
+    for name, value in want.items():
+        if name not in got:
+            raise ExportError(f"{path}: signature {signature!r} has no output {name!r}")
+        err = (
+            float(np.max(np.abs(got[name] - value), initial=0.0))
+            if got[name].shape == value.shape
+            else np.inf
+        )
+        if not err <= VERIFY_ATOL:
+            raise ExportError(
+                f"{path}: signature {signature!r} output {name!r} differs from the Keras model "
+                f"by {err:.3g} (allowed {VERIFY_ATOL}) on inputs of shape "
+                f"{inputs[M.MASK].shape} (got {got[name].shape}, Keras {value.shape})"
             )
-            if not err <= VERIFY_ATOL:
-                raise ExportError(
-                    f"{path}: signature {signature!r} output {name!r} differs from the Keras "
-                    f"model by {err:.3g} (allowed {VERIFY_ATOL}) on inputs of shape "
-                    f"{inputs[M.MASK].shape} (got {got.shape}, Keras {want.shape})"
-                )
+    if ATTENTION in want:
+        _check_attention(path, got[ATTENTION], inputs[M.MASK])
+
+
+def _check_attention(path, attention: np.ndarray, mask: np.ndarray) -> None:
+    """``attention`` is exactly 0 on padding and sums to 1 over the real steps."""
+    on_padding = float(np.max(np.abs(attention[mask == 0]), initial=0.0))
+    total = float(np.max(np.abs(attention.sum(axis=1) - 1.0), initial=0.0))
+    if on_padding != 0.0 or not total <= VERIFY_ATOL:
+        raise ExportError(
+            f"{path}: serving_default output {ATTENTION!r} must be 0 on padding and sum to 1 "
+            f"over the real steps; found up to {on_padding:.3g} on padding, sums off by "
+            f"{total:.3g}"
+        )
 
 
 def export_models(
@@ -286,16 +383,30 @@ def export_models(
         name: the model name; its versions live in ``out/name``.
         warmup_batch_sizes: batch sizes of the warmup requests.
         verify: reload the SavedModel and check it against the Keras models first.
+
+    Raises:
+        ExportError: a model holds non-finite weights (checked even without ``verify``),
+            or the SavedModel fails :func:`verify_export`; nothing is published.
     """
     import tensorflow as tf
 
     if not name or name in (".", "..") or os.sep in name or (os.altsep and os.altsep in name):
         raise ValueError(f"model name {name!r} must be a single path component")
+    seconds: dict[str, float] = {}
+    start = clock = time.perf_counter()
+
+    def lap(step: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[step] = round(now - clock, 3)
+        clock = now
+
     # Checked even without verify: a NaN model would serve a confident label for anything.
     check_finite_weights(sentiment_model, "the sentiment model")
     if translator is not None:
         check_finite_weights(translator, "the translator")
     module = ServingModule(spec, sentiment_model, translator)
+    lap("trace")
     model_dir = Path(out) / name
     created = not model_dir.exists()
     model_dir.mkdir(parents=True, exist_ok=True)
@@ -303,17 +414,21 @@ def export_models(
     tmp = _make_tmp_dir(model_dir)
     try:
         tf.saved_model.save(module, os.fspath(tmp), signatures=module.signature_functions())
+        lap("save")
         write_warmup(tmp, warmup_logs(spec, name, warmup_batch_sizes))
         (tmp / METADATA_FILE).write_text(spec.to_json() + "\n")
+        lap("warmup")
         if verify:
-            verify_export(tmp, spec, sentiment_model, module.translator)
+            seconds.update(verify_export(tmp, spec, sentiment_model, module.translator))
+            clock = time.perf_counter()
         version = _publish(tmp, model_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         if created and not any(model_dir.iterdir()):
             model_dir.rmdir()
         raise
-    return ExportResult(model_dir / str(version), version, spec)
+    seconds["total"] = round(time.perf_counter() - start, 3)
+    return ExportResult(model_dir / str(version), version, spec, seconds)
 
 
 def _translator_for(trained, topology):
@@ -415,8 +530,6 @@ def load_run(run_dir: str | os.PathLike):
     from tfs2s.training.fit import SENTIMENT_FILE, TrainedModel, _translator_file
 
     run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise RunDirectoryError(f"run directory {run_dir} does not exist")
     params_path, trained_path = run_dir / PARAMS_FILE, run_dir / TRAINED_FILE
     for path in (params_path, trained_path):
         if not path.is_file():
@@ -453,14 +566,14 @@ def load_run(run_dir: str | os.PathLike):
         if key not in recorded:
             continue
         want, found = _normalised(recorded[key]), params[key]
-        if want != found:
-            if isinstance(want, dict) and isinstance(found, dict):
-                diff = sorted(k for k in set(want) | set(found) if want.get(k) != found.get(k))
-                detail = ", ".join(
-                    f"{key}.{k}: {found.get(k)!r} vs {want.get(k)!r}" for k in diff[:3]
-                )
-            else:
-                detail = f"{found!r} vs {want!r}"
+        if isinstance(want, dict) and isinstance(found, dict):
+            # Settings added to the config after the run was trained are absent from its
+            # trained.json (and take their defaults when it is loaded): compare the rest.
+            diff = sorted(k for k in want if want[k] != found.get(k))
+            detail = ", ".join(f"{key}.{k}: {found.get(k)!r} vs {want[k]!r}" for k in diff[:3])
+        else:
+            detail = "" if want == found else f"{found!r} vs {want!r}"
+        if detail:
             raise RunDirectoryError(
                 f"{run_dir}: {PARAMS_FILE} and {TRAINED_FILE} disagree ({detail}); the "
                 "directory mixes two runs: train it again with --overwrite"
@@ -525,8 +638,13 @@ def export_run(run_dir: str | os.PathLike, **kwargs) -> ExportResult:
         RunDirectoryError: the run directory is missing, corrupt or inconsistent.
         ExportError: the model holds non-finite weights, or the SavedModel fails its check.
     """
+    start = time.perf_counter()
     trained, max_seq_len = load_run(run_dir)
+    loaded = round(time.perf_counter() - start, 3)
     try:
-        return export_trained(trained, max_seq_len, **kwargs)
+        result = export_trained(trained, max_seq_len, **kwargs)
     except ExportError as e:
         raise ExportError(f"{run_dir}: {e}") from e
+    result.seconds["load_run"] = loaded
+    result.seconds["total"] = round(time.perf_counter() - start, 3)
+    return result

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -150,9 +151,11 @@ def real(tiny_export):
 
 def _keras(trained, inputs, length):
     padded = pad_steps(inputs, length)
-    sentiment = np.asarray(trained.sentiment_model(padded, training=False)["sentiment"])
+    steps = inputs[M.MASK].shape[1]
+    out = trained.sentiment_model(padded, training=False)
+    sentiment, attention = np.asarray(out["sentiment"]), np.asarray(out["attention"])
     translation = np.asarray(trained.translators[0](padded, training=False)["translation"])
-    return sentiment.reshape(-1), translation[:, : inputs[M.MASK].shape[1]]
+    return sentiment.reshape(-1), translation[:, :steps], attention[:, :steps]
 
 
 FRESH_PROCESS = textwrap.dedent(
@@ -202,7 +205,7 @@ def test_fresh_process_without_tfs2s_matches_keras(real, tmp_path, steps):
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["tfs2s_imported"] is False and report["topology"] == "T_V"
     out = dict(np.load(tmp_path / "out.npz", allow_pickle=True))
-    sentiment, translation = _keras(trained, inputs, result.spec.max_seq_len)
+    sentiment, translation, attention = _keras(trained, inputs, result.spec.max_seq_len)
     np.testing.assert_allclose(out["serving_default/sentiment"], sentiment, atol=1e-5)
     np.testing.assert_array_equal(
         out["serving_default/polarity"], (sentiment >= 0).astype(np.int32)
@@ -212,6 +215,15 @@ def test_fresh_process_without_tfs2s_matches_keras(real, tmp_path, steps):
     )
     labels = np.where(sentiment >= 0, b"non-negative", b"negative")
     assert out["serving_default/polarity_label"].tolist() == labels.tolist()
+    meta = json.loads((result.path / METADATA_FILE).read_text())
+    assert meta["signatures"]["serving_default"]["outputs"]["attention"] == (
+        "float32 (batch, steps)"
+    )
+    served = out["serving_default/attention"]
+    assert served.shape == (5, steps)
+    np.testing.assert_allclose(served, attention, atol=1e-5)
+    assert np.all(served[inputs["mask"] == 0] == 0.0)
+    np.testing.assert_allclose(served.sum(axis=1), 1.0, atol=1e-5)
     assert out["translate/translation"].shape == (5, steps, 47)
     np.testing.assert_allclose(out["translate/translation"], translation, atol=1e-5)
 
@@ -251,6 +263,7 @@ def test_saved_model_cli_lists_the_signatures(real):
         "polarity": ("DT_INT32", "(-1)"),
         "polarity_label": ("DT_STRING", "(-1)"),
         "sentiment_class": ("DT_INT32", "(-1)"),
+        "attention": ("DT_FLOAT", "(-1, -1)"),
     }
     assert tensors(TRANSLATE, "outputs") == {"translation": ("DT_FLOAT", "(-1, -1, 47)")}
     assert text.count("Method name is: tensorflow/serving/predict") >= 2
@@ -334,12 +347,15 @@ def test_stale_temporary_directories_of_killed_exports_are_removed(stand_in, tmp
         f"{export_mod.TMP_PREFIX}{host}-{me}-{export_mod._process_start(me)}-live0000"
     )
     other_host = model_dir / f"{export_mod.TMP_PREFIX}0000beef-{_dead_pid()}-1-other000"
-    for d in (dead, live, other_host):
+    # named by mkdtemp (earlier tfs2s): removed once untouched for an hour
+    legacy_old, legacy_new = (model_dir / f"{export_mod.TMP_PREFIX}{n}" for n in ("ab1", "cd2"))
+    for d in (dead, live, other_host, legacy_old, legacy_new):
         (d / "variables").mkdir(parents=True)
+    two_hours_ago = time.time() - 7200
+    os.utime(legacy_old, (two_hours_ago, two_hours_ago))
     _export(stand_in, tmp_path, name="m", verify=False)
-    assert not dead.exists()
-    assert live.exists() and other_host.exists()
-    assert _leftovers(model_dir) == sorted([live.name, other_host.name])
+    assert not dead.exists() and not legacy_old.exists()
+    assert _leftovers(model_dir) == sorted([live.name, other_host.name, legacy_new.name])
 
 
 def test_the_temporary_directory_names_its_owner(stand_in, tmp_path, monkeypatch):
@@ -428,3 +444,41 @@ def test_max_seq_len_recorded_with_the_model_must_match_params(run_copy, tmp_pat
     params.write_text(params.read_text().replace("max_seq_len: 20", "max_seq_len: 10"))
     with pytest.raises(export_mod.RunDirectoryError, match=r"data.max_seq_len: 10 vs 20"):
         export_mod.export_run(run_copy, out=tmp_path / "serving")
+
+
+# --------------------------------------------------------------------------- export time
+
+
+def test_export_traces_each_model_once(stand_in, tmp_path, monkeypatch):
+    """tf.saved_model.save used to trace every signature again (unrolled LSTMs: seconds)."""
+    from tfs2s.serving.signatures import ServingModule
+
+    traces = {"sentiment": 0, "translator": 0}
+
+    def counting(name, method):
+        def call(self, inputs):
+            traces[name] += 1
+            return method(self, inputs)
+
+        return call
+
+    monkeypatch.setattr(
+        ServingModule, "_call_sentiment", counting("sentiment", ServingModule._call_sentiment)
+    )
+    monkeypatch.setattr(
+        ServingModule, "_call_translator", counting("translator", ServingModule._call_translator)
+    )
+    result = _export(stand_in, tmp_path, name="m")
+    assert traces == {"sentiment": 1, "translator": 1}
+    assert set(result.seconds) >= {"trace", "save", "verify_load", "verify_run", "total"}
+
+
+def test_verification_compiles_one_xla_program_per_signature(stand_in):
+    """Its requests share one batch bucket, yet cover batch and step padding."""
+    spec, _ = stand_in
+    requests = export_mod.verification_inputs(spec)
+    batches = [x[M.MASK].shape[0] for x in requests]
+    steps = [x[M.MASK].shape[1] for x in requests]
+    assert len({1 << (b - 1).bit_length() for b in batches}) == 1
+    assert any(b & (b - 1) for b in batches)  # one batch is not a power of two
+    assert max(steps) == spec.max_seq_len and min(steps) < spec.max_seq_len

@@ -387,6 +387,15 @@ def sentiment_outputs(sentiment, attention=None) -> dict[str, Any]:
     }
 
 
+class _Hidden:
+    """Holds a value out of sight of ``tf.Module``'s attribute tracking."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+
 class ServingModule(tf.Module):
     """The exported object: tracked Keras models plus the signature functions.
 
@@ -418,11 +427,19 @@ class ServingModule(tf.Module):
             for name, dim in spec.inputs.items()
         ] + [tf.TensorSpec((None, None), tf.float32, name=M.MASK)]
 
-        self._score = tf.function(self._call_sentiment, jit_compile=spec.jit_compile)
-        self.serving_default = tf.function(self._serve, input_signature=specs)
+        # Only the signatures (concrete functions, traced once here) and `metadata` are
+        # saved. tf.saved_model.save would save every tf.function attribute of a module
+        # as well, tracing it again (its cache key changes inside the save): for the
+        # unrolled LSTMs that doubled the export time. So the signature tf.functions and
+        # the model calls (XLA-compiled with jit_compile; nested in the signature graphs)
+        # are kept where the module does not look.
+        score = tf.function(self._call_sentiment, jit_compile=spec.jit_compile)
+        functions = {SERVING_DEFAULT: tf.function(self._serve, input_signature=specs)}
+        decode = None
         if self.translator is not None:
-            self._decode = tf.function(self._call_translator, jit_compile=spec.jit_compile)
-            self.translate = tf.function(self._translate, input_signature=specs)
+            decode = tf.function(self._call_translator, jit_compile=spec.jit_compile)
+            functions[TRANSLATE] = tf.function(self._translate, input_signature=specs)
+        self._keep(_score=score, _decode=decode, _functions=functions)
         metadata = spec.to_json()
         self.metadata = tf.function(lambda: tf.constant(metadata), input_signature=[])
         # Save exactly the tf.Variables the traced graphs capture (as keras.export's
@@ -439,18 +456,19 @@ class ServingModule(tf.Module):
         self.sentiment_model = sentiment_model
         self.translator = translator
 
+    @tf.__internal__.tracking.no_automatic_dependency_tracking
+    def _keep(self, **attributes) -> None:
+        for name, value in attributes.items():
+            # a plain holder: the module's save scans its attributes for tf.functions
+            setattr(self, name, _Hidden(value))
+
     def signature_functions(self) -> dict[str, Any]:
         """Signature name -> concrete function, for ``tf.saved_model.save(signatures=...)``."""
-        out = {SERVING_DEFAULT: self.serving_default.get_concrete_function()}
-        if self.translator is not None:
-            out[TRANSLATE] = self.translate.get_concrete_function()
-        return out
+        return {name: fn.get_concrete_function() for name, fn in self._functions.value.items()}
 
     def run(self, signature: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
         """Call a signature in process with ``{input name: array}`` (as a client would)."""
-        functions = {SERVING_DEFAULT: self.serving_default}
-        if self.translator is not None:
-            functions[TRANSLATE] = self.translate
+        functions = self._functions.value
         if signature not in functions:
             raise ValueError(f"no signature {signature!r}; expected one of {sorted(functions)}")
         return functions[signature](
@@ -481,12 +499,12 @@ class ServingModule(tf.Module):
 
     def _serve(self, *tensors):
         inputs, steps = checked_inputs(self.spec, tensors)
-        out = self._batched(self._score, inputs)
+        out = self._batched(self._score.value, inputs)
         return sentiment_outputs(out["sentiment"], out[ATTENTION][:, :steps])
 
     def _translate(self, *tensors):
         inputs, steps = checked_inputs(self.spec, tensors)
-        translation = self._batched(self._decode, inputs)[:, :steps, :]
+        translation = self._batched(self._decode.value, inputs)[:, :steps, :]
         out = {TRANSLATION: translation}
         if len(self.spec.targets) > 1:
             start = 0
