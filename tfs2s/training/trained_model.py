@@ -41,6 +41,8 @@ class TrainedModel:
             baselines.
         history: one row per phase and epoch: ``{"phase", "epoch", "loss", "val_loss"}``
             (``val_loss`` is None without a valid split).
+        max_seq_len: padded steps of the data it was trained on (recorded in
+            ``trained.json`` so that an export reads it from the model, not the config).
     """
 
     topology: Topology
@@ -49,6 +51,7 @@ class TrainedModel:
     sentiment_model: keras.Model
     translators: list[keras.Model]
     history: list[dict[str, Any]]
+    max_seq_len: int | None = None
 
     def save(self, directory: str | os.PathLike) -> Path:
         """Write ``model.keras``, ``translator.keras`` (if any) and ``trained.json``."""
@@ -64,6 +67,8 @@ class TrainedModel:
             "translators": len(self.translators),
             "history": self.history,
         }
+        if self.max_seq_len is not None:
+            metadata["data"] = {"max_seq_len": self.max_seq_len}
         (directory / METADATA_FILE).write_text(json.dumps(metadata, indent=1))
         return directory
 
@@ -87,6 +92,7 @@ class TrainedModel:
                 for i in range(metadata["translators"])
             ],
             history=metadata["history"],
+            max_seq_len=metadata.get("data", {}).get("max_seq_len"),
         )
 
 

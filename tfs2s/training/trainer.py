@@ -118,9 +118,11 @@ class Trainer:
         return keras.optimizers.get({"class_name": cfg.optimizer, "config": config})
 
     def _compile(self, phase: Phase) -> None:
+        # Every output but ``attention`` (the regressor's weights: no target) has a loss.
         losses = {
             name: absolute_error if name == "sentiment" else TRANSLATION_LOSS
             for name in phase.model.output
+            if name != "attention"
         }
         phase.model.compile(
             optimizer=self._optimizer(),
@@ -180,6 +182,7 @@ class Trainer:
             self.sentiment_model,
             list(self.translators),
             history,
+            max_seq_len=self.data.max_seq_len,
         )
 
     def _dataset(self, split: str, phase: Phase, seed: int, training: bool):
