@@ -29,6 +29,8 @@ import os
 
 import keras
 
+from tfs2s import compat
+
 METADATA_FILE = "training_metadata.json"
 WEIGHTS_FILE = "latest.weights.h5"
 
@@ -86,7 +88,7 @@ class PhaseBackup(keras.callbacks.BackupAndRestore):
         if meta is None:
             return
         # Restores weights + optimizer state and sets the model's initial epoch.
-        self._load_model()
+        compat.restore_backup(self)
         self._history = {k: list(v) for k, v in meta.get("history", {}).items()}
         history = getattr(self.model, "history", None)
         if isinstance(history, keras.callbacks.History):
@@ -94,7 +96,7 @@ class PhaseBackup(keras.callbacks.BackupAndRestore):
             history.history.update({k: list(v) for k, v in self._history.items()})
         epochs = self.params.get("epochs", 0)
         if meta.get("finished"):
-            self.model._initial_epoch = max(epochs, meta["epoch"])
+            compat.set_initial_epoch(self.model, max(epochs, meta["epoch"]))
             self.log(f"tfs2s: phase {self._phase}: finished before the restart, restored")
         else:
             self.log(
@@ -114,7 +116,7 @@ class PhaseBackup(keras.callbacks.BackupAndRestore):
     def on_train_end(self, logs=None):
         # EarlyStopping (earlier in the callback list) has restored the best weights.
         self._write(finished=True)
-        self.model._initial_epoch = None
+        compat.set_initial_epoch(self.model, None)
 
     # Writing --------------------------------------------------------------------------
 
