@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from tfs2s.config import RunConfig, apply_overrides, load_yaml, parse_data_map, parse_set
+from tfs2s.console import add_verbose_arg, fit_verbosity, quiet_tensorflow
 
 STRATEGIES = ("auto", "one", "mirrored", "multiworker")
 
@@ -64,6 +65,7 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
         help="split the CPU into N logical devices before TensorFlow starts, so that "
         "--strategy mirrored runs N replicas without a GPU (env TFS2S_CPU_DEVICES)",
     )
+    add_verbose_arg(g)
 
 
 def config_from_args(args: argparse.Namespace, topology: str | None = None) -> RunConfig:
@@ -177,7 +179,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from tfs2s.training.run import print_results, run
 
     out = args.out or os.path.join("runs", f"{cfg.topology}-s{cfg.train.seed}")
-    result = run(cfg, out, verbose=0 if args.quiet else "auto")
+    result = run(cfg, out, verbose=fit_verbosity(args.quiet))
     print_results(result, cfg, out)
     return 0
 
@@ -189,6 +191,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tfs2s",
         description="Multimodal sentiment analysis by seq2seq modality translation.",
+    )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show TensorFlow's start-up logs and warnings (hidden by default)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     _add_data_parser(sub)
@@ -219,6 +226,7 @@ def configure_devices(args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    quiet_tensorflow(verbose=args.verbose)
     try:
         configure_devices(args)
         return int(args.func(args) or 0)
