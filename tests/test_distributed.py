@@ -155,6 +155,10 @@ def test_two_workers_finish_a_run_and_only_the_chief_writes_it(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     mae = f"{metrics['valid']['mae']:12.4f}"
     assert mae in cluster.output(0) and mae in cluster.output(1)
+    # Only the chief says where the artefacts are: the worker kept none.
+    assert f"artefacts in {out}" in cluster.output(0)
+    assert "artefacts in" not in cluster.output(1)
+    assert f"the chief writes them in {out}" in cluster.output(1)
 
 
 @pytest.fixture(scope="module")

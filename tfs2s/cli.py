@@ -38,7 +38,9 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-def add_config_args(p: argparse.ArgumentParser) -> None:
+def add_config_args(p: argparse.ArgumentParser, *, training: bool = True) -> None:
+    """``--config``/``--set``/``--verbose``, and with ``training`` the flags of a training
+    run (seed, epochs, batch size, strategy, CPU devices)."""
     g = p.add_argument_group("configuration")
     g.add_argument("--config", metavar="YAML", help="YAML file overriding the defaults")
     g.add_argument(
@@ -48,6 +50,9 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
         default=[],
         help="override one config value, e.g. --set train.mode=joint (repeatable)",
     )
+    add_verbose_arg(g)
+    if not training:
+        return
     g.add_argument("--seed", type=int, help="random seed (train.seed)")
     g.add_argument("--epochs", type=int, help="maximum epochs of every phase")
     g.add_argument("--batch-size", type=int, help="global batch size (train.batch_size)")
@@ -65,7 +70,6 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
         help="split the CPU into N logical devices before TensorFlow starts, so that "
         "--strategy mirrored runs N replicas without a GPU (env TFS2S_CPU_DEVICES)",
     )
-    add_verbose_arg(g)
 
 
 def config_from_args(args: argparse.Namespace, topology: str | None = None) -> RunConfig:
@@ -128,11 +132,11 @@ def _add_data_parser(sub) -> None:
     dsub = p.add_subparsers(dest="data_command", required=True)
     pi = dsub.add_parser("inspect", help="print one JSON object describing the data")
     add_data_args(pi)
-    add_config_args(pi)
+    add_config_args(pi, training=False)
     pi.set_defaults(func=_cmd_data_inspect)
     pp = dsub.add_parser("prepare", help="align once and write a streamable TFRecord cache")
     add_data_args(pp)
-    add_config_args(pp)
+    add_config_args(pp, training=False)
     pp.add_argument("--out", required=True, metavar="DIR", help="cache directory to create")
     pp.add_argument("--overwrite", action="store_true", help="replace an existing cache")
     pp.set_defaults(func=_cmd_data_prepare)
@@ -180,7 +184,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     out = args.out or os.path.join("runs", f"{cfg.topology}-s{cfg.train.seed}")
     result = run(cfg, out, verbose=fit_verbosity(args.quiet))
-    print_results(result, cfg, out)
+    chief = True
+    if cfg.train.strategy == "multiworker":
+        from tfs2s.training.strategies import is_chief_task, read_tf_config
+
+        chief = is_chief_task(read_tf_config())
+    print_results(result, cfg, out, chief=chief)
     return 0
 
 

@@ -259,6 +259,15 @@ def supports_multi_step(strategy: tf.distribute.Strategy | None) -> bool:
     )
 
 
+def is_chief_task(tf_config: Mapping[str, Any]) -> bool:
+    """True when the task of a parsed ``TF_CONFIG`` (see :func:`read_tf_config`) is the
+    chief: the ``chief`` task, else worker 0."""
+    task, cluster = tf_config["task"], tf_config["cluster"]
+    if task["type"] == "chief":
+        return True
+    return task["type"] == "worker" and task["index"] == 0 and "chief" not in cluster
+
+
 def is_chief(strategy: tf.distribute.Strategy) -> bool:
     """True where this process should write the run's artefacts.
 

@@ -46,6 +46,14 @@ def test_a_missing_or_malformed_tf_config_is_a_clear_error(environ, message):
         S.read_tf_config(environ)
 
 
+def test_the_chief_task_of_a_tf_config():
+    assert S.is_chief_task(S.read_tf_config(tf_config(index=0)))
+    assert not S.is_chief_task(S.read_tf_config(tf_config(index=1)))
+    with_chief = {"chief": ["127.0.0.1:3333"], **CLUSTER}
+    assert S.is_chief_task(S.read_tf_config(tf_config(with_chief, "chief", 0)))
+    assert not S.is_chief_task(S.read_tf_config(tf_config(with_chief, "worker", 0)))
+
+
 def test_multiworker_without_tf_config_fails_before_starting_tensorflow(monkeypatch):
     monkeypatch.delenv("TF_CONFIG", raising=False)
     with pytest.raises(ValueError, match="TF_CONFIG"):
