@@ -12,6 +12,7 @@ machine, so TensorFlow's start-up of one overlaps the training of another); each
 the outcome of its own path.
 """
 
+import csv
 import json
 import os
 import subprocess
@@ -174,11 +175,21 @@ def _check_run(run: Path, topology: str, batch_size: int = 32):
     return params, metrics
 
 
-def test_plain_training_then_export(paths):
+def test_plain_training_writes_every_artefact_then_export(paths):
+    # (Formerly tests/test_train_cli.py's one-epoch run: the same assertions, one run fewer.)
     work, results = _ok(paths, "plain", 2)
-    _check_run(work / "run", "embed_AV_T")
-    assert (work / "run" / "translator.keras").is_file()
-    assert "f1_2" in results[0].stdout
+    out = work / "run"
+    params, metrics = _check_run(out, "embed_AV_T")
+    for name in ("params.yaml", "model.keras", "translator.keras", "metrics.json", "history.csv"):
+        assert (out / name).is_file(), name
+    assert any((out / "logs").rglob("*tfevents*"))
+    assert params["train"]["epochs"] == 1
+    assert set(metrics) >= {"valid", "test"}
+    with open(out / "history.csv") as f:
+        rows = list(csv.DictReader(f))
+    # hierarchical two-phase: stage-1 translation, stage-2 translation, regression
+    assert len({r["phase"] for r in rows}) == 3
+    assert "embed_AV_T" in results[0].stdout and "f1_2" in results[0].stdout
     report = json.loads(results[1].stdout[results[1].stdout.index("{") :])
     assert report["version"] == 1 and report["topology"] == "embed_AV_T"
     assert (work / "serving" / "tfs2s" / "1" / "saved_model.pb").is_file()

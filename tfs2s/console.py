@@ -4,13 +4,15 @@ progress that suits where stdout goes.
 TensorFlow 2.21 logs its start-up (``cudart_stub ... Could not find cuda drivers``, the
 oneDNN note, the absl ``InitializeLog`` banner, ``cuInit`` failures) from C++ through absl,
 which ignores ``TF_CPP_MIN_LOG_LEVEL`` before logging is initialised. So besides setting the
-usual variables, :func:`quiet_tensorflow` imports TensorFlow and probes its devices with
-file descriptor 2 pointed at a temporary file: the output is dropped when the import
-succeeds and replayed when it fails, so a broken installation still explains itself.
+usual variables, :func:`quiet_tensorflow` arranges for the first ``import tensorflow`` to
+run with file descriptor 2 pointed at a temporary file.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib.abc
+import importlib.machinery
 import os
 import sys
 import tempfile
@@ -28,17 +30,21 @@ QUIET_ENV = {
 def quiet_tensorflow(verbose: bool = False) -> None:
     """Silence TensorFlow's start-up and Python-side warnings (``verbose``: change nothing).
 
-    Must run before anything imports TensorFlow to hide the import-time lines; afterwards
-    it still quiets TensorFlow's Python logger (retracing warnings) and absl.
+    Cheap: TensorFlow is not imported here (``--help`` or ``--list-topologies`` stay fast);
+    the first ``import tensorflow`` afterwards runs with stderr captured. If TensorFlow is
+    already imported, only its Python logger (retracing warnings) and absl are quieted.
     """
     if verbose:
         return
     for name, value in QUIET_ENV.items():
         os.environ.setdefault(name, value)
-    if "tensorflow" not in sys.modules:
-        _import_tensorflow_without_stderr()
-    import tensorflow as tf
+    if "tensorflow" in sys.modules:
+        _quiet_loggers(sys.modules["tensorflow"])
+    elif not any(isinstance(f, _QuietTensorFlowImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _QuietTensorFlowImport())
 
+
+def _quiet_loggers(tf) -> None:
     # "N out of the last M calls to <function> triggered tf.function retracing" and the
     # like are warnings for library authors, not for someone training a model.
     tf.get_logger().setLevel("ERROR")
@@ -50,7 +56,31 @@ def quiet_tensorflow(verbose: bool = False) -> None:
         pass
 
 
-def _import_tensorflow_without_stderr() -> None:
+class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
+    """Runs the first ``import tensorflow`` with file descriptor 2 captured (then removes
+    itself): the captured lines are dropped when the import succeeds and replayed when it
+    fails, so a broken installation still explains itself."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def quiet_exec_module(module):
+            with _captured_stderr():
+                exec_module(module)
+            _quiet_loggers(module)
+
+        spec.loader.exec_module = quiet_exec_module
+        return spec
+
+
+@contextlib.contextmanager
+def _captured_stderr():
     try:
         stderr_fd = sys.stderr.fileno()
     except (AttributeError, OSError, ValueError):  # stderr replaced (pytest capture, IDEs)
@@ -60,11 +90,7 @@ def _import_tensorflow_without_stderr() -> None:
     with tempfile.TemporaryFile(mode="w+b") as sink:
         os.dup2(sink.fileno(), stderr_fd)
         try:
-            import tensorflow as tf
-
-            # Device discovery logs cuInit failures on machines without a GPU driver. It
-            # does not create the logical devices, so --cpu-devices can still split the CPU.
-            tf.config.list_physical_devices()
+            yield
         except BaseException:
             os.dup2(saved, stderr_fd)
             sink.seek(0)
