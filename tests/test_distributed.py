@@ -198,6 +198,10 @@ def killed_run(tmp_path_factory):
     }
 
 
+# Killing a worker and resuming take three two-worker clusters and minutes: `pytest -m slow`.
+# The default run covers the parts: the resume logic (tfs2s/training/backup_test.py), the
+# message (strategies_test.py) and the one-line exit 3 (tfs2s/cli_test.py).
+@pytest.mark.slow
 @pytest.mark.multiprocess
 def test_killing_a_worker_stops_the_other_with_a_clear_error(killed_run):
     cluster = killed_run["cluster"]
@@ -208,6 +212,7 @@ def test_killing_a_worker_stops_the_other_with_a_clear_error(killed_run):
     assert killed_run["exit_after"] < 60
 
 
+@pytest.mark.slow
 @pytest.mark.multiprocess
 def test_a_rerun_resumes_from_the_last_backed_up_epoch(killed_run):
     saved = killed_run["backup"]

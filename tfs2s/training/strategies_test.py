@@ -148,3 +148,14 @@ def test_cpu_split_into_logical_devices_gives_mirrored_replicas():
     lines = done.stdout.strip().splitlines()
     assert lines[0] == "2 2"
     assert lines[1].startswith("late:") and "already initialised 2 CPU device(s)" in lines[1]
+
+
+def test_a_failed_peer_is_named_with_how_to_resume():
+    import tensorflow as tf
+
+    error = tf.errors.UnavailableError(None, None, "Socket closed\nmore detail")
+    message = S.worker_failure_message(fake_strategy(CLUSTER, "worker", 1), error)
+    assert message.startswith("multi-worker training stopped on worker1: a peer worker failed")
+    assert "(UnavailableError: Socket closed)" in message and "more detail" not in message
+    assert "training resumes from the last epoch" in message
+    assert tf.errors.UnavailableError in S.PEER_ERRORS
