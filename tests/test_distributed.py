@@ -158,6 +158,10 @@ def test_two_workers_finish_a_run_and_only_the_chief_writes_it(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     mae = f"{metrics['valid']['mae']:12.4f}"
     assert mae in cluster.output(0) and mae in cluster.output(1)
+    # Only the chief says where the artefacts are: the worker kept none.
+    assert f"artefacts in {out}" in cluster.output(0)
+    assert "artefacts in" not in cluster.output(1)
+    assert f"the chief writes them in {out}" in cluster.output(1)
 
 
 @pytest.fixture(scope="module")
@@ -198,6 +202,10 @@ def killed_run(tmp_path_factory):
     }
 
 
+# Killing a worker and resuming take three two-worker clusters and minutes: `pytest -m slow`.
+# The default run covers the parts: the resume logic (tfs2s/training/backup_test.py), the
+# message (strategies_test.py) and the one-line exit 3 (tfs2s/cli_test.py).
+@pytest.mark.slow
 @pytest.mark.multiprocess
 def test_killing_a_worker_stops_the_other_with_a_clear_error(killed_run):
     cluster = killed_run["cluster"]
@@ -208,6 +216,7 @@ def test_killing_a_worker_stops_the_other_with_a_clear_error(killed_run):
     assert killed_run["exit_after"] < 60
 
 
+@pytest.mark.slow
 @pytest.mark.multiprocess
 def test_a_rerun_resumes_from_the_last_backed_up_epoch(killed_run):
     saved = killed_run["backup"]

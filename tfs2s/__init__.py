@@ -7,3 +7,8 @@ sentiment regressor, the paper's metrics, and TF-Serving export.
 """
 
 __version__ = "0.1.0"
+
+
+class Tfs2sWarning(UserWarning):
+    """Every warning tfs2s itself issues (the test suite turns these into errors, so a
+    test that triggers one must expect it with ``pytest.warns``)."""

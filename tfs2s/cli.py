@@ -19,6 +19,7 @@ from tfs2s.cli_args import (  # noqa: F401  (public names of tfs2s.cli)
     add_search_args,
     config_from_args,
 )
+from tfs2s.console import add_verbose_arg, fit_verbosity, quiet_tensorflow  # noqa: F401
 from tfs2s.experiments import cli as experiments_cli
 from tfs2s.inference import cli as inference_cli
 from tfs2s.serving import cli as serving_cli
@@ -56,11 +57,11 @@ def _add_data_parser(sub) -> None:
     dsub = p.add_subparsers(dest="data_command", required=True)
     pi = dsub.add_parser("inspect", help="print one JSON object describing the data")
     add_data_args(pi)
-    add_config_args(pi)
+    add_config_args(pi, training=False)
     pi.set_defaults(func=_cmd_data_inspect)
     pp = dsub.add_parser("prepare", help="align once and write a streamable TFRecord cache")
     add_data_args(pp)
-    add_config_args(pp)
+    add_config_args(pp, training=False)
     pp.add_argument("--out", required=True, metavar="DIR", help="cache directory to create")
     pp.add_argument("--overwrite", action="store_true", help="replace an existing cache")
     pp.set_defaults(func=_cmd_data_prepare)
@@ -110,8 +111,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from tfs2s.training.run import print_results, run
 
     out = args.out or os.path.join("runs", f"{cfg.topology}-s{cfg.train.seed}")
-    result = run(cfg, out, verbose=0 if args.quiet else "auto", overwrite=args.overwrite)
-    print_results(result, cfg, out)
+    result = run(cfg, out, verbose=fit_verbosity(args.quiet), overwrite=args.overwrite)
+    chief = True
+    if cfg.train.strategy == "multiworker":
+        from tfs2s.training.strategies import is_chief_task, read_tf_config
+
+        chief = is_chief_task(read_tf_config())
+    print_results(result, cfg, out, chief=chief)
     return 0
 
 
@@ -127,6 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--debug",
         action="store_true",
         help="show the Python traceback of an error instead of one line",
+    )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show TensorFlow's start-up logs and warnings (hidden by default)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     _add_data_parser(sub)
@@ -159,6 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv.remove("--debug")
         argv.insert(0, "--debug")
     args = parser.parse_args(argv)
+    quiet_tensorflow(verbose=args.verbose)
     try:
         configure_devices(args)
         return int(args.func(args) or 0)

@@ -25,6 +25,7 @@ from tfs2s.config import (
     parse_set,
     unread_keys,
 )
+from tfs2s.console import add_verbose_arg
 from tfs2s.errors import InputError
 
 STRATEGIES: tuple[str, ...] = choices(Strategy)
@@ -52,7 +53,9 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-def add_config_args(p: argparse.ArgumentParser) -> None:
+def add_config_args(p: argparse.ArgumentParser, *, training: bool = True) -> None:
+    """``--config``/``--set``/``--verbose``, and with ``training`` the flags of a training
+    run (seed, epochs, batch size, strategy, CPU devices)."""
     g = p.add_argument_group("configuration")
     g.add_argument("--config", metavar="YAML", help="YAML file overriding the defaults")
     g.add_argument(
@@ -62,6 +65,9 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
         default=[],
         help="override one config value, e.g. --set train.mode=joint (repeatable)",
     )
+    add_verbose_arg(g)
+    if not training:
+        return
     g.add_argument("--seed", type=int, help="random seed (train.seed)")
     g.add_argument("--epochs", type=int, help="maximum epochs of every phase")
     g.add_argument("--batch-size", type=int, help="global batch size (train.batch_size)")

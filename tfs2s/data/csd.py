@@ -25,6 +25,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from tfs2s import Tfs2sWarning
 from tfs2s import modalities as M
 from tfs2s.data.align import align_to_words, check_intervals, replace_nonfinite
 from tfs2s.data.dataset import (
@@ -517,6 +518,7 @@ def load_csd_dir(
         warnings.warn(
             f"{total} fold videos are absent from the data in {directory} ({counts}); their "
             "splits are smaller or empty (see report.missing_videos)",
+            Tfs2sWarning,
             stacklevel=2,
         )
     source = "CMU-SDK .csd files in {} ({})".format(

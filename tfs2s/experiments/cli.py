@@ -20,7 +20,9 @@ def add_parser(sub) -> None:
         default="unimodal,bimodal,trimodal",
         help="comma-separated subset of unimodal,bimodal,trimodal",
     )
-    pp.add_argument("--out", default="runs/paper", metavar="DIR", help="results directory")
+    pp.add_argument(
+        "--out", default="runs/paper", metavar="DIR", help="results directory (default runs/paper)"
+    )
     pp.add_argument("--shard", metavar="i/n", help="run rows i, i+n, ... (1-based)")
     pp.add_argument(
         "--split",

@@ -1,8 +1,8 @@
 import keras
 import numpy as np
-import tensorflow as tf
 
 from tfs2s.layers.masked_attention_pooling import MaskedAttentionPooling
+from tfs2s.testing import run_layer_test
 
 MASK = np.array([[1, 1, 0, 0], [1, 1, 1, 1]], np.float32)
 
@@ -32,15 +32,15 @@ def test_output_is_a_convex_combination_of_real_steps():
     assert (out[0] >= 1.0 - 1e-6).all() and (out[0] <= 2.0 + 1e-6).all()
 
 
-def test_config_and_weights_round_trip_in_graph_mode():
+def test_config_and_weights_round_trip_in_graph_mode_and_fit_step():
     layer = MaskedAttentionPooling(name="pool")
-    x = sequence()
-    expected = np.asarray(layer(x, step_mask=MASK))
-    clone = keras.layers.deserialize(keras.layers.serialize(layer))
+    clone = run_layer_test(
+        layer,
+        {"x": sequence(), "mask": MASK},
+        lambda layer, d: layer(d["x"], step_mask=d["mask"]),
+        expected_output_shape=(2, 6),
+    )
     assert clone.built
-    clone.set_weights(layer.get_weights())
-    graph = tf.function(lambda s, m: clone(s, step_mask=m))
-    np.testing.assert_allclose(np.asarray(graph(x, MASK)), expected, rtol=1e-6)
 
 
 def test_returned_weights_pool_the_output_and_ignore_padding():

@@ -1,8 +1,8 @@
-import keras
 import numpy as np
 import pytest
 
 from tfs2s.layers.masked_normalization import MaskedNormalization, normalize_features
+from tfs2s.testing import run_layer_test
 
 MEAN = np.array([1.0, -2.0, 0.5], np.float32)
 VAR = np.array([4.0, 1.0, 0.25], np.float32)
@@ -29,7 +29,7 @@ def test_invert_round_trips_real_steps():
     np.testing.assert_allclose(back, x, rtol=1e-5, atol=1e-6)
 
 
-def test_config_round_trip():
+def test_config_round_trip_and_fit_step():
     layer = MaskedNormalization(MEAN, VAR, invert=True, name="norm")
     clone = MaskedNormalization.from_config(layer.get_config())
     assert clone.get_config() == layer.get_config()
@@ -37,8 +37,12 @@ def test_config_round_trip():
     np.testing.assert_array_equal(
         np.asarray(clone(x, step_mask=MASK)), np.asarray(layer(x, step_mask=MASK))
     )
-    restored = keras.layers.deserialize(keras.layers.serialize(layer))
-    assert isinstance(restored, MaskedNormalization)
+    run_layer_test(
+        layer,
+        {"x": x, "mask": MASK},
+        lambda layer, d: layer(d["x"], step_mask=d["mask"]),
+        expected_output_shape=(2, 4, 3),
+    )
 
 
 def test_refuses_mismatched_sizes():

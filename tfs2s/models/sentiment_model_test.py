@@ -8,6 +8,7 @@ import tensorflow as tf
 from tfs2s.models.sentiment_model import SentimentModel
 from tfs2s.models.sentiment_regressor import SentimentRegressor
 from tfs2s.models.sequence_encoder import SequenceEncoder
+from tfs2s.testing import run_model_test
 
 DIMS = {"text": 5, "audio": 4}
 MASK = np.array([[1, 1, 0, 0], [1, 1, 1, 1]], np.float32)
@@ -43,19 +44,12 @@ def test_baseline_reads_normalised_concat_and_ignores_padding():
 
 
 def test_config_round_trip_copies_weights_and_fits():
-    model = seq2seq_model()
-    clone = SentimentModel.from_config(model.get_config())
-    assert clone.get_config() == model.get_config()
-    clone.set_weights(model.get_weights())
-    x = batch()
-    np.testing.assert_allclose(
-        np.asarray(clone(x)["sentiment"]), np.asarray(model(x)["sentiment"]), atol=1e-6
+    run_model_test(
+        seq2seq_model(),
+        batch(),
+        {"sentiment": np.array([1.0, -1.0], np.float32)},
+        {"sentiment": "mae"},
     )
-    data = tf.data.Dataset.from_tensor_slices(
-        (x, {"sentiment": np.array([1.0, -1.0], np.float32)})
-    ).batch(2)
-    clone.compile(optimizer="adam", loss={"sentiment": "mae"}, run_eagerly=True)
-    assert np.isfinite(clone.fit(data, epochs=1, verbose=0, shuffle=False).history["loss"][0])
 
 
 def test_keras_file_round_trip_in_a_fresh_process(tmp_path):

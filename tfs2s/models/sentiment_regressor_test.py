@@ -1,7 +1,7 @@
 import numpy as np
-import tensorflow as tf
 
 from tfs2s.models.sentiment_regressor import SentimentRegressor
+from tfs2s.testing import run_model_test
 
 MASK = np.array([[1, 1, 0, 0], [1, 1, 1, 1]], np.float32)
 
@@ -23,21 +23,12 @@ def test_output_shape_and_padding_invariance():
 
 
 def test_config_round_trip_and_fit_step():
-    regressor = SentimentRegressor(5, 4, depth=2, dropout=0.2, name="reg")
-    clone = SentimentRegressor.from_config(regressor.get_config())
-    assert clone.get_config() == regressor.get_config()
-    clone.set_weights(regressor.get_weights())
-    inputs = {"sequence": sequence(), "mask": MASK}
-    np.testing.assert_allclose(
-        np.asarray(clone(inputs)["sentiment"]),
-        np.asarray(regressor(inputs)["sentiment"]),
-        atol=1e-6,
+    run_model_test(
+        SentimentRegressor(5, 4, depth=2, dropout=0.2, name="reg"),
+        {"sequence": sequence(), "mask": MASK},
+        {"sentiment": np.array([1.0, -2.0], np.float32)},
+        {"sentiment": "mae"},
     )
-    data = tf.data.Dataset.from_tensor_slices(
-        (inputs, {"sentiment": np.array([1.0, -2.0], np.float32)})
-    ).batch(2)
-    clone.compile(optimizer="adam", loss={"sentiment": "mae"}, run_eagerly=True)
-    assert np.isfinite(clone.fit(data, epochs=1, verbose=0, shuffle=False).history["loss"][0])
 
 
 def test_attention_output_is_zero_on_padding_and_sums_to_one():

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from tfs2s.models.sequence_encoder import SequenceEncoder
+from tfs2s.testing import run_model_test
 
 MASK = np.array([[1, 1, 0, 0], [1, 1, 1, 1]], np.float32)
 
@@ -42,16 +42,9 @@ def test_padded_steps_are_ignored_and_states_end_at_the_last_word():
 
 
 def test_config_round_trip_and_fit_step():
-    encoder = SequenceEncoder(5, 4, depth=2, bidirectional=True, dropout=0.1, name="enc")
-    clone = SequenceEncoder.from_config(encoder.get_config())
-    assert clone.get_config() == encoder.get_config()
-    clone.set_weights(encoder.get_weights())
-    inputs = {"sequence": sequence(), "mask": MASK}
-    for key, value in encoder(inputs).items():
-        np.testing.assert_allclose(np.asarray(clone(inputs)[key]), np.asarray(value), atol=1e-6)
-    data = tf.data.Dataset.from_tensor_slices(
-        (inputs, {"state_h": np.zeros((2, 8), np.float32)})
-    ).batch(2)
-    clone.compile(optimizer="adam", loss={"state_h": "mse"}, run_eagerly=True)
-    history = clone.fit(data, epochs=1, verbose=0, shuffle=False)
-    assert np.isfinite(history.history["loss"][0])
+    run_model_test(
+        SequenceEncoder(5, 4, depth=2, bidirectional=True, dropout=0.1, name="enc"),
+        {"sequence": sequence(), "mask": MASK},
+        {"state_h": np.zeros((2, 8), np.float32)},
+        {"state_h": "mse"},
+    )

@@ -9,10 +9,12 @@ import argparse
 import json
 import sys
 
+from tfs2s.console import add_verbose_arg
 from tfs2s.serving import DEFAULT_JIT_COMPILE
 
 
 def add_export_args(p: argparse.ArgumentParser) -> None:
+    add_verbose_arg(p)
     p.add_argument("--run", required=True, metavar="DIR", help="run directory of `tfs2s train`")
     p.add_argument("--name", default="tfs2s", help="model name: clients ask for it (default tfs2s)")
     p.add_argument(

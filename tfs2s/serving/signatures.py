@@ -36,7 +36,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from tfs2s import __version__
+from tfs2s import __version__, compat
 from tfs2s import modalities as M
 from tfs2s.serving import DEFAULT_JIT_COMPILE, XLA_SERVER_FLAGS
 from tfs2s.topology import Topology, parse_topology
@@ -451,7 +451,7 @@ class ServingModule(tf.Module):
             captured.update((id(v), v) for v in fn.variables)
         self._captured_variables = list(captured.values())
 
-    @tf.__internal__.tracking.no_automatic_dependency_tracking
+    @compat.no_automatic_dependency_tracking
     def _keep_models(self, sentiment_model, translator) -> None:
         self.sentiment_model = sentiment_model
         self.translator = translator

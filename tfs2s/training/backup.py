@@ -29,6 +29,7 @@ import os
 
 import keras
 
+from tfs2s import compat
 from tfs2s.errors import InputError, describe
 
 METADATA_FILE = "training_metadata.json"
@@ -99,7 +100,7 @@ class PhaseBackup(keras.callbacks.BackupAndRestore):
             return
         # Restores weights + optimizer state and sets the model's initial epoch.
         try:
-            self._load_model()
+            compat.restore_backup(self)
         except Exception as e:
             raise InputError(
                 f"{self._weights_path}: cannot restore this training backup ({describe(e)}); "
@@ -119,7 +120,7 @@ class PhaseBackup(keras.callbacks.BackupAndRestore):
             history.history.update({k: list(v) for k, v in self._history.items()})
         epochs = self.params.get("epochs", 0)
         if meta.get("finished"):
-            self.model._initial_epoch = max(epochs, meta["epoch"])
+            compat.set_initial_epoch(self.model, max(epochs, meta["epoch"]))
             self.log(f"tfs2s: phase {self._phase}: finished before the restart, restored")
         else:
             self.log(
@@ -139,7 +140,7 @@ class PhaseBackup(keras.callbacks.BackupAndRestore):
     def on_train_end(self, logs=None):
         # EarlyStopping (earlier in the callback list) has restored the best weights.
         self._write(finished=True)
-        self.model._initial_epoch = None
+        compat.set_initial_epoch(self.model, None)
 
     # Writing --------------------------------------------------------------------------
 

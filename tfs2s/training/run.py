@@ -296,8 +296,15 @@ def format_results(metrics: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def print_results(metrics: dict[str, Any], cfg: RunConfig, out_dir: str) -> None:
+def print_results(
+    metrics: dict[str, Any], cfg: RunConfig, out_dir: str, *, chief: bool = True
+) -> None:
+    """The metrics table, and where the artefacts are (``chief``: this process wrote them;
+    a multi-worker run's other workers evaluate the same model but keep no files)."""
     topology = parse_topology(cfg.topology)
     print(f"\n{topology.name}  {topology.notation}  (seed {cfg.train.seed}, {cfg.train.mode})")
     print(format_results(metrics))
-    print(f"artefacts in {out_dir}")
+    if chief:
+        print(f"artefacts in {out_dir}")
+    else:
+        print(f"this worker keeps no artefacts; the chief writes them in {out_dir}")

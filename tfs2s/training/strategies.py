@@ -34,6 +34,7 @@ from typing import Any
 
 import tensorflow as tf
 
+from tfs2s import compat
 from tfs2s.config import Strategy, choices
 
 CPU_DEVICES_ENV = "TFS2S_CPU_DEVICES"
@@ -222,59 +223,13 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
 
 
 def patch_keras_for_distribution() -> None:
-    """Work around Keras 3 bugs that make ``Model.fit`` fail under a multi-replica
-    strategy (keras-team/keras#20585, tensorflow/tensorflow#72388).
+    """Apply tfs2s's workaround for Keras' multi-replica ``fit`` bugs (see
+    :func:`tfs2s.compat.patch_keras_for_distribution`); idempotent.
 
-    1. ``TensorFlowTrainer._maybe_symbolic_build`` averages the first batch's per-replica
-       values with ``strategy.reduce`` only to learn the input shapes. Under
-       ``MultiWorkerMirroredStrategy`` that fails on the ``(features, label)`` structure
-       ("Attempt to convert a value (PerReplica...)"); under ``MirroredStrategy`` it fails
-       when the first batch does not split evenly over the replicas (a valid split of 13
-       over 2 replicas: "Inputs to operation AddN ... must have the same size"). The first
-       local replica's batch gives the same shapes without any reduction.
-    2. ``reduce_per_replica`` reduces the scalar step outputs (loss, metrics) of a
-       multi-worker step with ``axis=0`` ("Invalid reduction dimension 0 for input with 0
-       dimensions"); they are averaged across replicas with ``axis=None`` instead, as
-       single-worker strategies do.
-
-    Idempotent; applied when a MirroredStrategy or MultiWorkerMirroredStrategy is built.
+    Raises:
+        tfs2s.compat.CompatError: the installed Keras lacks the internals it replaces.
     """
-    from keras.src import tree
-    from keras.src.backend.tensorflow import trainer
-
-    if getattr(trainer, "_tfs2s_distribution_patch", False) or not (
-        hasattr(trainer.TensorFlowTrainer, "_maybe_symbolic_build")
-        and hasattr(trainer, "reduce_per_replica")
-    ):
-        return  # applied already, or a Keras whose trainer no longer has these functions
-
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        if self._distribute_strategy is None:
-            return
-        if iterator is not None:
-            for _, _, it in iterator:
-                data_batch = tree.map_structure(
-                    lambda v: (
-                        self.distribute_strategy.experimental_local_results(v)[0]
-                        if isinstance(v, tf.distribute.DistributedValues)
-                        else v
-                    ),
-                    next(it),
-                )
-                break
-        with self.distribute_strategy.scope():
-            self._symbolic_build(data_batch=data_batch)
-
-    original_reduce = trainer.reduce_per_replica
-
-    def reduce_per_replica(values, strategy, reduction):
-        if reduction in ("auto", "mean") and trainer._collective_all_reduce_multi_worker(strategy):
-            return tree.map_structure(lambda v: strategy.reduce("MEAN", v, axis=None), values)
-        return original_reduce(values, strategy, reduction)
-
-    trainer.TensorFlowTrainer._maybe_symbolic_build = _maybe_symbolic_build
-    trainer.reduce_per_replica = reduce_per_replica
-    trainer._tfs2s_distribution_patch = True
+    compat.patch_keras_for_distribution()
 
 
 def _task(strategy: tf.distribute.Strategy) -> tuple[str | None, int | None, dict]:
@@ -287,8 +242,7 @@ def _task(strategy: tf.distribute.Strategy) -> tuple[str | None, int | None, dic
 
 def is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
     """True for a strategy spanning several processes."""
-    extended = strategy.extended
-    return bool(getattr(extended, "_in_multi_worker_mode", lambda: False)())
+    return compat.in_multi_worker_mode(strategy)
 
 
 def supports_multi_step(strategy: tf.distribute.Strategy | None) -> bool:
@@ -304,6 +258,15 @@ def supports_multi_step(strategy: tf.distribute.Strategy | None) -> bool:
     return not isinstance(
         strategy, (tf.distribute.MirroredStrategy, tf.distribute.MultiWorkerMirroredStrategy)
     )
+
+
+def is_chief_task(tf_config: Mapping[str, Any]) -> bool:
+    """True when the task of a parsed ``TF_CONFIG`` (see :func:`read_tf_config`) is the
+    chief: the ``chief`` task, else worker 0."""
+    task, cluster = tf_config["task"], tf_config["cluster"]
+    if task["type"] == "chief":
+        return True
+    return task["type"] == "worker" and task["index"] == 0 and "chief" not in cluster
 
 
 def is_chief(strategy: tf.distribute.Strategy) -> bool:

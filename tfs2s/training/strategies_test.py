@@ -46,6 +46,14 @@ def test_a_missing_or_malformed_tf_config_is_a_clear_error(environ, message):
         S.read_tf_config(environ)
 
 
+def test_the_chief_task_of_a_tf_config():
+    assert S.is_chief_task(S.read_tf_config(tf_config(index=0)))
+    assert not S.is_chief_task(S.read_tf_config(tf_config(index=1)))
+    with_chief = {"chief": ["127.0.0.1:3333"], **CLUSTER}
+    assert S.is_chief_task(S.read_tf_config(tf_config(with_chief, "chief", 0)))
+    assert not S.is_chief_task(S.read_tf_config(tf_config(with_chief, "worker", 0)))
+
+
 def test_multiworker_without_tf_config_fails_before_starting_tensorflow(monkeypatch):
     monkeypatch.delenv("TF_CONFIG", raising=False)
     with pytest.raises(ValueError, match="TF_CONFIG"):
@@ -140,3 +148,14 @@ def test_cpu_split_into_logical_devices_gives_mirrored_replicas():
     lines = done.stdout.strip().splitlines()
     assert lines[0] == "2 2"
     assert lines[1].startswith("late:") and "already initialised 2 CPU device(s)" in lines[1]
+
+
+def test_a_failed_peer_is_named_with_how_to_resume():
+    import tensorflow as tf
+
+    error = tf.errors.UnavailableError(None, None, "Socket closed\nmore detail")
+    message = S.worker_failure_message(fake_strategy(CLUSTER, "worker", 1), error)
+    assert message.startswith("multi-worker training stopped on worker1: a peer worker failed")
+    assert "(UnavailableError: Socket closed)" in message and "more detail" not in message
+    assert "training resumes from the last epoch" in message
+    assert tf.errors.UnavailableError in S.PEER_ERRORS

@@ -64,6 +64,7 @@ def command_line_keys(args: argparse.Namespace, cfg) -> dict:
 
 def run_tune_from_train_args(args: argparse.Namespace) -> int:
     """Run the search the parsed flags describe (``train.py --tune`` and ``tfs2s tune``)."""
+    from tfs2s.console import fit_verbosity
     from tfs2s.tuning.search import SearchSpec, run_search
     from tfs2s.tuning.space import load_space
 
@@ -100,7 +101,7 @@ def run_tune_from_train_args(args: argparse.Namespace) -> int:
         directory,
         strategy=strategy,
         overwrite=args.overwrite_search,
-        verbose=0 if args.quiet else "auto",
+        verbose=fit_verbosity(args.quiet),
     )
     from tfs2s.tuning.search import distributed_role
 

@@ -76,11 +76,9 @@ class SearchSpec:
 
 def distributed_role() -> str | None:
     """``"chief"``, the worker's tuner id, or None outside keras-tuner's distributed mode."""
-    from keras_tuner.src.distribute import utils as dist_utils
+    from tfs2s import compat
 
-    if not dist_utils.has_chief_oracle():
-        return None
-    return "chief" if dist_utils.is_chief_oracle() else os.environ["KERASTUNER_TUNER_ID"]
+    return compat.keras_tuner_role()
 
 
 def make_tuner(

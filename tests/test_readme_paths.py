@@ -1,0 +1,242 @@
+"""Every training path the README and docs/ show, from the command line, at the default
+batch size (32) with several batches per epoch.
+
+Tiny one-batch runs hid two crashes that users met at the defaults: a whole epoch per
+compiled call under ``--strategy mirrored``, and a one-shard prepared cache. These runs keep
+the defaults that matter (batch size, ``train.steps_per_execution``, shard layout) and cut
+only what does not change the code path: 400 synthetic segments (233 train = 8 batches of
+32, the last one odd so it splits unevenly over two replicas), 4 hidden units, one epoch.
+
+The independent paths start together as separate processes (two at a time on a 2-core
+machine, so TensorFlow's start-up of one overlaps the training of another); each test reads
+the outcome of its own path.
+"""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import ROOT
+
+from tfs2s.training.metrics import METRIC_KEYS
+
+SMALL = [
+    "--set",
+    "data.synthetic_segments=400",
+    "--set",
+    "model.hidden=4",
+    "--set",
+    "model.regressor_hidden=4",
+    "--epochs",
+    "1",
+]
+SPACE = """\
+model.hidden: {type: choice, values: [4, 6]}
+model.regressor_hidden: {type: choice, values: [4]}
+model.depth: null
+train.batch_size: null
+train.learning_rate: null
+"""
+
+
+def _run(args, log: Path, timeout: float) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    for name in ("TF_CONFIG", "TFS2S_CPU_DEVICES", "TF_CPP_MIN_LOG_LEVEL"):
+        env.pop(name, None)
+    res = subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+    log.write_text(f"$ {' '.join(args)}\n{res.stdout}\n{res.stderr}")
+    return res
+
+
+def _chain(steps, log_dir: Path, name: str) -> list[subprocess.CompletedProcess]:
+    """Run ``steps`` in order, stopping at the first failure."""
+    results = []
+    for i, args in enumerate(steps):
+        results.append(_run(args, log_dir / f"{name}-{i}.log", timeout=400))
+        if results[-1].returncode != 0:
+            break
+    return results
+
+
+@pytest.fixture(scope="module")
+def paths(tmp_path_factory):
+    """Every README/docs path, run once; name -> (work directory, [CompletedProcess])."""
+    tmp = tmp_path_factory.mktemp("readme")
+    space = tmp / "space.yaml"
+    space.write_text(SPACE)
+    d = {name: tmp / name for name in ("plain", "cache", "mirrored", "joint", "tune", "paper")}
+    for path in d.values():
+        path.mkdir()
+    chains = {
+        # README quickstart, then "Serving": python export/export.py --run ... --out serving/
+        "plain": [
+            ["train.py", "--topology", "embed_AV_T", *SMALL, "--out", str(d["plain"] / "run")],
+            [
+                "export/export.py",
+                "--run",
+                str(d["plain"] / "run"),
+                "--name",
+                "tfs2s",
+                "--out",
+                str(d["plain"] / "serving"),
+            ],
+        ],
+        # README "Data": tfs2s data prepare --out cache/, then train from the cache.
+        "cache": [
+            [
+                "-m",
+                "tfs2s.cli",
+                "data",
+                "prepare",
+                "--set",
+                "data.synthetic_segments=400",
+                "--out",
+                str(d["cache"] / "cache"),
+            ],
+            ["train.py", "--topology", "T_A", "--data", str(d["cache"] / "cache"), *SMALL]
+            + ["--out", str(d["cache"] / "run")],
+        ],
+        # README "Several GPUs" / docs/distributed.md: mirrored over two logical CPUs.
+        "mirrored": [
+            ["train.py", "--topology", "T_V", "--strategy", "mirrored", "--cpu-devices", "2"]
+            + [*SMALL, "--out", str(d["mirrored"] / "run")],
+        ],
+        # README "Training": joint mode with a cycle loss.
+        "joint": [
+            ["train.py", "--topology", "embed_AV_T", "--set", "train.mode=joint"]
+            + ["--set", "train.cycle_weight=0.5", *SMALL, "--out", str(d["joint"] / "run")],
+        ],
+        # README "Hyper-parameter search", then train.py --config best_config.yaml.
+        "tune": [
+            ["train.py", "--topology", "T_V", "--tune", "random", "--max-trials", "2"]
+            + ["--tune-dir", str(d["tune"] / "search"), "--space", str(space), *SMALL],
+            [
+                "train.py",
+                "--config",
+                str(d["tune"] / "search" / "best_config.yaml"),
+                "--out",
+                str(d["tune"] / "run"),
+            ],
+        ],
+        # README "Paper tables": one table, the first of its rows (--shard 1/3), one seed.
+        "paper": [
+            ["-m", "tfs2s.cli", "experiments", "paper", "--tables", "unimodal"]
+            + ["--shard", "1/3", "--seeds", "1", *SMALL, "--out", str(d["paper"] / "out")],
+        ],
+    }
+    lock = threading.Lock()
+    results = {}
+
+    def work(name):
+        out = _chain(chains[name], d[name], name)
+        with lock:
+            results[name] = out
+
+    # Two at a time on 2 cores (three measured slower: 316 s against 213 s); the longest
+    # chains start first.
+    order = sorted(chains, key=_priority)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(work, order))
+    return {name: (d[name], results[name]) for name in chains}
+
+
+def _priority(name: str) -> int:
+    """Start order: the chains that take longest first (joint mode traces the largest graph)."""
+    return ["joint", "plain", "tune", "paper", "mirrored", "cache"].index(name)
+
+
+def _ok(paths, name, steps):
+    work, results = paths[name]
+    assert len(results) == steps, f"{name}: a step failed"
+    for res in results:
+        assert res.returncode == 0, f"{name}: {res.args}\n{res.stdout[-3000:]}{res.stderr[-3000:]}"
+        # Quiet by default (TF_CPP_MIN_LOG_LEVEL is unset here, as on a user's machine), and
+        # one plain line per epoch into a pipe: no carriage-return progress bars.
+        assert "InitializeLog" not in res.stderr and "cudart_stub" not in res.stderr
+        # (keras-tuner's search display still clears lines with "\x1b[2K": its own code.)
+        assert "\r" not in res.stdout and "\x1b[" not in res.stdout.replace("\x1b[2K", "")
+    return work, results
+
+
+def _check_run(run: Path, topology: str, batch_size: int = 32):
+    params = yaml.safe_load((run / "params.yaml").read_text())
+    assert params["topology"] == topology
+    assert params["train"]["batch_size"] == batch_size  # the default, not a tiny one
+    assert params["train"]["steps_per_execution"] == 0  # the default: an epoch per call
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert set(metrics["valid"]) == set(METRIC_KEYS)
+    assert (run / "model.keras").is_file()
+    return params, metrics
+
+
+def test_plain_training_writes_every_artefact_then_export(paths):
+    # (Formerly tests/test_train_cli.py's one-epoch run: the same assertions, one run fewer.)
+    work, results = _ok(paths, "plain", 2)
+    out = work / "run"
+    params, metrics = _check_run(out, "embed_AV_T")
+    for name in ("params.yaml", "model.keras", "translator.keras", "metrics.json", "history.csv"):
+        assert (out / name).is_file(), name
+    assert any((out / "logs").rglob("*tfevents*"))
+    assert params["train"]["epochs"] == 1
+    assert set(metrics) >= {"valid", "test"}
+    with open(out / "history.csv") as f:
+        rows = list(csv.DictReader(f))
+    # hierarchical two-phase: stage-1 translation, stage-2 translation, regression
+    assert len({r["phase"] for r in rows}) == 3
+    assert "embed_AV_T" in results[0].stdout and "f1_2" in results[0].stdout
+    report = json.loads(results[1].stdout[results[1].stdout.index("{") :])
+    assert report["version"] == 1 and report["topology"] == "embed_AV_T"
+    assert (work / "serving" / "tfs2s" / "1" / "saved_model.pb").is_file()
+
+
+def test_training_from_a_prepared_one_shard_cache(paths):
+    work, _ = _ok(paths, "cache", 2)
+    shards = sorted(p.name for p in (work / "cache").glob("train-*.tfrecord"))
+    assert shards == ["train-00000-of-00001.tfrecord"]  # one shard: the layout that crashed
+    params, _ = _check_run(work / "run", "T_A")
+    assert params["data"]["path"] == str(work / "cache")
+
+
+def test_mirrored_on_two_logical_cpus_at_the_default_batch(paths):
+    work, results = _ok(paths, "mirrored", 1)
+    params, _ = _check_run(work / "run", "T_V")
+    assert params["train"]["strategy"] == "mirrored"
+
+
+def test_joint_mode(paths):
+    work, _ = _ok(paths, "joint", 1)
+    params, _ = _check_run(work / "run", "embed_AV_T")
+    assert params["train"]["mode"] == "joint"
+
+
+def test_a_two_trial_search_then_training_its_best_config(paths):
+    work, _ = _ok(paths, "tune", 2)
+    rows = (work / "search" / "trials.csv").read_text().splitlines()
+    assert len(rows) == 3  # header + 2 trials
+    params, _ = _check_run(work / "run", "T_V")
+    best = yaml.safe_load((work / "search" / "best_config.yaml").read_text())
+    assert params["model"] == best["model"]
+
+
+def test_the_paper_runner_on_one_table(paths):
+    work, results = _ok(paths, "paper", 1)
+    out = work / "out"
+    for name in ("results.csv", "results.md"):
+        assert (out / name).is_file(), name
+    assert "baseline_T" in (out / "results.csv").read_text()
+    runs = list(out.rglob("metrics.json"))
+    assert len(runs) == 1, runs

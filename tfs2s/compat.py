@@ -1,0 +1,243 @@
+"""Every use of a private TensorFlow, Keras or keras-tuner API, in one place.
+
+tfs2s works around a few Keras 3 bugs and reaches a few internals that have no public
+equivalent. Each such use lives here, behind a function that checks the internal it needs
+is still there and otherwise raises :class:`CompatError` naming the installed Keras (or
+keras-tuner / TensorFlow) version and the one these workarounds were tested on. Keras is
+pinned to that minor version in ``pyproject.toml`` (:data:`KERAS_TESTED`); upgrading it
+means re-running ``tfs2s/compat_test.py`` and ``tfs2s/training/strategies_test.py``.
+
+The uses:
+
+- :func:`patch_keras_for_distribution`: ``keras.src.backend.tensorflow.trainer``
+  (keras-team/keras#20585, tensorflow/tensorflow#72388), applied whenever a
+  ``MirroredStrategy`` or ``MultiWorkerMirroredStrategy`` is built.
+- :func:`restore_backup` / :func:`set_initial_epoch`: ``BackupAndRestore._load_model`` and
+  ``Model._initial_epoch``, the hooks Keras' own ``BackupAndRestore`` resumes through.
+- :func:`no_automatic_dependency_tracking`: ``tf.__internal__.tracking``, so that a serving
+  module holds Keras models without saving their variables twice.
+- :func:`in_multi_worker_mode`: ``Strategy.extended._in_multi_worker_mode``.
+- :func:`keras_tuner_role`: ``keras_tuner.src.distribute.utils`` (chief or worker).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+#: The Keras minor version every workaround here was tested on (pinned in pyproject.toml).
+KERAS_TESTED = "3.15"
+#: The keras-tuner minor version :func:`keras_tuner_role` was tested on.
+KERAS_TUNER_TESTED = "1.4"
+
+
+class CompatError(RuntimeError):
+    """An internal API tfs2s relies on is missing from the installed library version."""
+
+
+def _fail(library: str, version: str, tested: str, what: str) -> CompatError:
+    return CompatError(
+        f"tfs2s needs {what}, which {library} {version} does not have; tfs2s's workarounds "
+        f"for {library} internals are tested on {library} {tested}.x (pinned in "
+        f"pyproject.toml): install {library}=={tested}.* or update tfs2s/compat.py"
+    )
+
+
+def _keras_fail(what: str) -> CompatError:
+    import keras
+
+    return _fail("Keras", keras.__version__, KERAS_TESTED, what)
+
+
+# --------------------------------------------------------------------------- distribution
+
+
+def _tensorflow_trainer():
+    """``keras.src.backend.tensorflow.trainer``, checked for what the patch replaces."""
+    try:
+        from keras.src.backend.tensorflow import trainer
+    except ImportError:
+        raise _keras_fail("the module keras.src.backend.tensorflow.trainer") from None
+    needed = {
+        "TensorFlowTrainer._maybe_symbolic_build": hasattr(
+            getattr(trainer, "TensorFlowTrainer", None), "_maybe_symbolic_build"
+        ),
+        "TensorFlowTrainer._symbolic_build": hasattr(
+            getattr(trainer, "TensorFlowTrainer", None), "_symbolic_build"
+        ),
+        "reduce_per_replica": callable(getattr(trainer, "reduce_per_replica", None)),
+        "_collective_all_reduce_multi_worker": callable(
+            getattr(trainer, "_collective_all_reduce_multi_worker", None)
+        ),
+    }
+    missing = [name for name, ok in needed.items() if not ok]
+    if missing:
+        raise _keras_fail(f"keras.src.backend.tensorflow.trainer.{missing[0]}")
+    return trainer
+
+
+def distribution_patch_applied() -> bool:
+    """True once :func:`patch_keras_for_distribution` has replaced Keras' functions."""
+    from keras.src.backend.tensorflow import trainer
+
+    return bool(getattr(trainer, "_tfs2s_distribution_patch", False))
+
+
+def patch_keras_for_distribution() -> None:
+    """Work around Keras 3 bugs that make ``Model.fit`` fail under a multi-replica
+    strategy (keras-team/keras#20585, tensorflow/tensorflow#72388).
+
+    1. ``TensorFlowTrainer._maybe_symbolic_build`` averages the first batch's per-replica
+       values with ``strategy.reduce`` only to learn the input shapes. Under
+       ``MultiWorkerMirroredStrategy`` that fails on the ``(features, label)`` structure
+       ("Attempt to convert a value (PerReplica...)"); under ``MirroredStrategy`` it fails
+       when the first batch does not split evenly over the replicas (a valid split of 13
+       over 2 replicas: "Inputs to operation AddN ... must have the same size"). The first
+       local replica's batch gives the same shapes without any reduction.
+    2. ``reduce_per_replica`` reduces the scalar step outputs (loss, metrics) of a
+       multi-worker step with ``axis=0`` ("Invalid reduction dimension 0 for input with 0
+       dimensions"); they are averaged across replicas with ``axis=None`` instead, as
+       single-worker strategies do.
+
+    Idempotent.
+
+    Raises:
+        CompatError: the installed Keras lacks the functions this patch replaces.
+    """
+    import keras
+    import tensorflow as tf
+
+    trainer = _tensorflow_trainer()
+    if getattr(trainer, "_tfs2s_distribution_patch", False):
+        return
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        if self._distribute_strategy is None:
+            return
+        if iterator is not None:
+            for _, _, it in iterator:
+                data_batch = keras.tree.map_structure(
+                    lambda v: (
+                        self.distribute_strategy.experimental_local_results(v)[0]
+                        if isinstance(v, tf.distribute.DistributedValues)
+                        else v
+                    ),
+                    next(it),
+                )
+                break
+        with self.distribute_strategy.scope():
+            self._symbolic_build(data_batch=data_batch)
+
+    original_reduce = trainer.reduce_per_replica
+    is_multi_worker_collective = trainer._collective_all_reduce_multi_worker
+
+    def reduce_per_replica(values, strategy, reduction):
+        if reduction in ("auto", "mean") and is_multi_worker_collective(strategy):
+            return keras.tree.map_structure(lambda v: strategy.reduce("MEAN", v, axis=None), values)
+        return original_reduce(values, strategy, reduction)
+
+    trainer.TensorFlowTrainer._maybe_symbolic_build = _maybe_symbolic_build
+    trainer.reduce_per_replica = reduce_per_replica
+    trainer._tfs2s_distribution_patch = True
+
+
+def in_multi_worker_mode(strategy: Any) -> bool:
+    """True for a ``tf.distribute`` strategy spanning several processes.
+
+    Raises:
+        CompatError: the strategy's ``extended`` lacks ``_in_multi_worker_mode``.
+    """
+    probe = getattr(strategy.extended, "_in_multi_worker_mode", None)
+    if probe is None:
+        import tensorflow as tf
+
+        raise _fail(
+            "TensorFlow",
+            tf.__version__,
+            "2.21",
+            f"{type(strategy.extended).__name__}._in_multi_worker_mode",
+        )
+    return bool(probe())
+
+
+# --------------------------------------------------------------------------- backups
+
+
+def restore_backup(callback: Any) -> None:
+    """Restore weights, optimizer state and the initial epoch as Keras' own
+    ``BackupAndRestore.on_train_begin`` does (its ``_load_model``).
+
+    Raises:
+        CompatError: ``BackupAndRestore`` has no ``_load_model``.
+    """
+    load = getattr(callback, "_load_model", None)
+    if not callable(load):
+        raise _keras_fail("keras.callbacks.BackupAndRestore._load_model")
+    load()
+
+
+def set_initial_epoch(model: Any, epoch: int | None) -> None:
+    """Set the epoch ``Model.fit`` starts from (``Model._initial_epoch``, read by ``fit``
+    after the callbacks' ``on_train_begin``; ``None`` restores the ``initial_epoch``
+    argument).
+
+    Raises:
+        CompatError: the model has no ``_initial_epoch`` attribute.
+    """
+    if not hasattr(model, "_initial_epoch"):
+        raise _keras_fail("keras.Model._initial_epoch (set by BackupAndRestore)")
+    model._initial_epoch = epoch
+
+
+# --------------------------------------------------------------------------- tracking
+
+
+def no_automatic_dependency_tracking(method):
+    """Decorator: attributes set inside ``method`` are not tracked as a ``tf.Module``'s
+    dependencies (``tf.__internal__.tracking.no_automatic_dependency_tracking``).
+
+    Raises:
+        CompatError: TensorFlow has no such decorator.
+    """
+    import tensorflow as tf
+
+    try:
+        decorator = tf.__internal__.tracking.no_automatic_dependency_tracking
+    except AttributeError:
+        raise _fail(
+            "TensorFlow",
+            tf.__version__,
+            "2.21",
+            "tf.__internal__.tracking.no_automatic_dependency_tracking",
+        ) from None
+    return decorator(method)
+
+
+# --------------------------------------------------------------------------- keras-tuner
+
+
+def keras_tuner_role() -> str | None:
+    """``"chief"``, this worker's ``KERASTUNER_TUNER_ID``, or None outside keras-tuner's
+    distributed mode (``keras_tuner.src.distribute.utils``).
+
+    Raises:
+        CompatError: keras-tuner no longer has those helpers.
+    """
+    import keras_tuner
+
+    try:
+        from keras_tuner.src.distribute import utils
+    except ImportError:
+        utils = None
+    if utils is None or not all(
+        callable(getattr(utils, name, None)) for name in ("has_chief_oracle", "is_chief_oracle")
+    ):
+        raise _fail(
+            "keras-tuner",
+            keras_tuner.__version__,
+            KERAS_TUNER_TESTED,
+            "keras_tuner.src.distribute.utils.has_chief_oracle/is_chief_oracle",
+        )
+    if not utils.has_chief_oracle():
+        return None
+    return "chief" if utils.is_chief_oracle() else os.environ["KERASTUNER_TUNER_ID"]

@@ -1,0 +1,81 @@
+import keras
+import pytest
+import tensorflow as tf
+
+from tfs2s import compat
+from tfs2s.training import strategies
+
+
+def test_keras_is_the_tested_minor_version():
+    # pyproject.toml pins Keras to KERAS_TESTED; a mismatch means the workarounds run untested.
+    assert keras.__version__.startswith(compat.KERAS_TESTED + ".")
+
+
+def test_building_a_mirrored_strategy_applies_the_distribution_patch(monkeypatch):
+    from keras.src.backend.tensorflow import trainer
+
+    original_build = trainer.TensorFlowTrainer._maybe_symbolic_build
+    original_reduce = trainer.reduce_per_replica
+    monkeypatch.setattr(trainer, "_tfs2s_distribution_patch", False, raising=False)
+    monkeypatch.setattr(trainer.TensorFlowTrainer, "_maybe_symbolic_build", original_build)
+    monkeypatch.setattr(trainer, "reduce_per_replica", original_reduce)
+    assert not compat.distribution_patch_applied()
+
+    strategy = strategies.make_strategy("mirrored")
+
+    assert isinstance(strategy, tf.distribute.MirroredStrategy)
+    assert compat.distribution_patch_applied()
+    assert trainer.TensorFlowTrainer._maybe_symbolic_build is not original_build
+    assert trainer.reduce_per_replica is not original_reduce
+    patched = trainer.reduce_per_replica
+    compat.patch_keras_for_distribution()  # idempotent: not wrapped twice
+    assert trainer.reduce_per_replica is patched
+
+
+def test_a_keras_without_the_patched_internals_is_a_loud_error(monkeypatch):
+    from keras.src.backend.tensorflow import trainer
+
+    monkeypatch.setattr(trainer, "_tfs2s_distribution_patch", False, raising=False)
+    monkeypatch.delattr(trainer, "reduce_per_replica")
+    with pytest.raises(compat.CompatError, match=f"Keras {keras.__version__}.*3.15"):
+        strategies.make_strategy("mirrored")
+
+
+def test_backup_and_initial_epoch_hooks_name_the_keras_version():
+    with pytest.raises(compat.CompatError, match="BackupAndRestore._load_model"):
+        compat.restore_backup(object())
+    with pytest.raises(compat.CompatError, match=f"Keras {keras.__version__}"):
+        compat.set_initial_epoch(object(), 3)
+    model = keras.Sequential([keras.layers.Dense(1)])
+    compat.set_initial_epoch(model, 3)
+    assert model._initial_epoch == 3
+
+
+def test_multi_worker_probe_and_tuner_role_outside_a_cluster(monkeypatch):
+    for var in ("KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT", "KERASTUNER_TUNER_ID"):
+        monkeypatch.delenv(var, raising=False)
+    assert compat.keras_tuner_role() is None
+    assert compat.in_multi_worker_mode(tf.distribute.get_strategy()) is False
+
+    class Extended:
+        pass
+
+    class Fake:
+        extended = Extended()
+
+    with pytest.raises(compat.CompatError, match="_in_multi_worker_mode"):
+        compat.in_multi_worker_mode(Fake())
+
+
+def test_no_tfs2s_module_outside_compat_uses_private_apis():
+    import pathlib
+
+    root = pathlib.Path(compat.__file__).parent
+    offenders = [
+        f"{path.relative_to(root.parent)}: {needle}"
+        for path in root.rglob("*.py")
+        if path.name != "compat.py" and not path.name.endswith("_test.py")
+        for needle in ("keras.src", "keras_tuner.src", "tf.__internal__", "._load_model(")
+        if needle in path.read_text()
+    ]
+    assert offenders == []
