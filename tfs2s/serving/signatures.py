@@ -456,7 +456,7 @@ class ServingModule(tf.Module):
         self.sentiment_model = sentiment_model
         self.translator = translator
 
-    @tf.__internal__.tracking.no_automatic_dependency_tracking
+    @compat.no_automatic_dependency_tracking
     def _keep(self, **attributes) -> None:
         for name, value in attributes.items():
             # a plain holder: the module's save scans its attributes for tf.functions
