@@ -100,6 +100,10 @@ class ModelConfig:
             top LSTM outputs (adds a scale and offset per feature).
         regressor_hidden: units of each regressor RNN layer (the poster's K-layer RNN).
         regressor_depth: K, regressor RNN layers.
+        source_skip: seq2seq: the regressor reads the standardised source features beside
+            the encoder's output sequence (a skip connection around the encoder(s)), so
+            the translation-trained representation adds to the source instead of
+            replacing it. Off in the poster's recipe (the regressor reads the encoding).
         unroll: unroll every LSTM over the ``max_seq_len`` steps of a batch. About twice
             as fast on CPU for the paper's 20 steps (no while-loop per step); turn it off
             for long sequences, where the unrolled graph grows large.
@@ -115,6 +119,7 @@ class ModelConfig:
     layer_norm: bool = False
     regressor_hidden: int = 32
     regressor_depth: int = 1
+    source_skip: bool = False
     unroll: bool = True
 
 
@@ -235,6 +240,7 @@ class RunConfig:
 #: Keys that only a translator (not a baseline) reads.
 SEQ2SEQ_ONLY: tuple[str, ...] = (
     "model.encoder",
+    "model.source_skip",
     "model.hidden",
     "model.depth",
     "model.bidirectional",

@@ -174,3 +174,25 @@ def serialize_parts(parts: Sequence[keras.layers.Layer]) -> list[dict]:
 def deserialize_part(config):
     """Deserialise a part stored by ``get_config`` (already-built objects pass through)."""
     return keras.layers.deserialize(config) if isinstance(config, dict) else config
+
+
+def regressor_sequence(encoded, sources, source_skip: bool):
+    """What the sentiment regressor reads.
+
+    Args:
+        encoded: float32 (batch, steps, width) the last encoder's output sequence (the
+            joined sources themselves for a baseline).
+        sources: float32 (batch, steps, source dims) the standardised, joined sources.
+        source_skip: also read ``sources`` beside ``encoded`` (``model.source_skip``).
+
+    Returns:
+        float32 (batch, steps, width [+ source dims]).
+    """
+    if not source_skip or encoded is sources:
+        return encoded
+    return keras.layers.Concatenate(name="source_skip")([encoded, sources])
+
+
+def regressor_width(encoded_width: int, source_width: int, source_skip: bool, encoders: int) -> int:
+    """Input width of the regressor for :func:`regressor_sequence`."""
+    return encoded_width + (source_width if source_skip and encoders else 0)

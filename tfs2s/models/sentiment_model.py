@@ -9,6 +9,7 @@ import keras
 from tfs2s.models.graph_utils import (
     deserialize_part,
     encode_chain,
+    regressor_sequence,
     serialize_parts,
     standardized_inputs,
     stats_config,
@@ -29,6 +30,8 @@ class SentimentModel(keras.Model):
         regressor: a :class:`SentimentRegressor` whose ``input_dim`` matches the
             representation (last encoder width, or the concatenated modality dims).
         encoders: :class:`SequenceEncoder` chain applied before the regressor.
+        source_skip: the regressor also reads the standardised sources beside the last
+            encoder's output (``model.source_skip``); no effect without encoders.
 
     Inputs (dict):
         <modality>: float32 (batch, steps, dim) raw features, for each of ``modalities``.
@@ -47,6 +50,7 @@ class SentimentModel(keras.Model):
         norm_stats: Mapping,
         regressor: keras.Model,
         encoders: Sequence[keras.Model] = (),
+        source_skip: bool = False,
         **kwargs,
     ):
         modalities = tuple(modalities)
@@ -58,7 +62,9 @@ class SentimentModel(keras.Model):
         # === Functional Model ===
         view = standardized_inputs(modalities, stats)
         mask = view.mask
-        representation = encode_chain(encoders, view.joined(modalities), mask)["sequence"]
+        sources = view.joined(modalities)
+        representation = encode_chain(encoders, sources, mask)["sequence"]
+        representation = regressor_sequence(representation, sources, source_skip)
         head = regressor({"sequence": representation, "mask": mask})
         super().__init__(
             inputs=view.inputs,
@@ -71,6 +77,7 @@ class SentimentModel(keras.Model):
         self.norm_stats = stats
         self.regressor = regressor
         self.encoders = encoders
+        self.source_skip = bool(source_skip)
 
     def get_config(self):
         return {
@@ -80,4 +87,5 @@ class SentimentModel(keras.Model):
             "norm_stats": self.norm_stats,
             "regressor": keras.layers.serialize(self.regressor),
             "encoders": serialize_parts(self.encoders),
+            "source_skip": self.source_skip,
         }

@@ -15,6 +15,8 @@ from tfs2s.models.graph_utils import (
     decoder_inputs,
     encode_chain,
     feature_dim,
+    regressor_sequence,
+    regressor_width,
     standardized_inputs,
     stats_config,
 )
@@ -146,7 +148,9 @@ class TopologyModels:
             width = encoders[-1].width
             decoders.append(_decoder(width, feature_dim(stats, targets), model_cfg, f"decoder_{i}"))
         regressor = SentimentRegressor(
-            width,
+            regressor_width(
+                width, feature_dim(stats, sources), model_cfg.source_skip, len(encoders)
+            ),
             model_cfg.regressor_hidden,
             model_cfg.regressor_depth,
             model_cfg.dropout,
@@ -206,6 +210,7 @@ class TopologyModels:
                 self.norm_stats,
                 self.regressor,
                 self.encoders,
+                source_skip=self.model_cfg.source_skip,
                 name=f"{self.topology.name}_sentiment",
             ),
         )
@@ -268,10 +273,11 @@ class TopologyModels:
         ):
             encoded = encode_chain([encoder], encoded["sequence"], mask)
             translations.append(decoder(decoder_inputs(encoded, mask, view.joined(targets))))
+        representation = regressor_sequence(
+            encoded["sequence"], sources, self.model_cfg.source_skip
+        )
         outputs = {
-            "sentiment": self.regressor({"sequence": encoded["sequence"], "mask": mask})[
-                "sentiment"
-            ],
+            "sentiment": self.regressor({"sequence": representation, "mask": mask})["sentiment"],
             "translation": translations[-1],
         }
         if len(translations) > 1:

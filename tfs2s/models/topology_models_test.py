@@ -91,3 +91,33 @@ def test_dropouts_and_layer_norm_reach_every_lstm():
     training = np.asarray(joint(batch, training=True)["sentiment"])
     np.testing.assert_array_equal(inference[0], inference[1])
     assert not np.allclose(training, inference[0])
+
+
+def test_source_skip_feeds_the_sources_beside_the_encoding():
+    import dataclasses
+
+    keras.utils.set_random_seed(0)
+    cfg = dataclasses.replace(CFG, source_skip=True)
+    models = TopologyModels.build(parse_topology("concat_TA_V"), cfg, DIMS, STATS)
+    encoded = models.encoders[-1].width
+    # the regressor reads the encoding and the joined sources (text 5 + audio 4)
+    assert models.regressor.input_dim == encoded + 9
+    assert build("concat_TA_V").regressor.input_dim == encoded
+    model = models.sentiment_model()
+    assert model.get_config()["source_skip"] is True
+    clone = model.__class__.from_config(model.get_config())
+    clone.set_weights(model.get_weights())
+    rng = np.random.default_rng(0)
+    x = {
+        "text": rng.normal(size=(2, 3, 5)).astype("float32"),
+        "audio": rng.normal(size=(2, 3, 4)).astype("float32"),
+        "mask": np.ones((2, 3), "float32"),
+    }
+    np.testing.assert_allclose(
+        np.asarray(clone(x)["sentiment"]), np.asarray(model(x)["sentiment"]), atol=1e-6
+    )
+    joint = models.joint_model()
+    assert "source_skip" in {layer.name for layer in joint.layers}
+    # a baseline's regressor reads the sources already: nothing to add
+    baseline = TopologyModels.build(parse_topology("baseline_TA"), cfg, DIMS, STATS)
+    assert baseline.regressor.input_dim == 9
