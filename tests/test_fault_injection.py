@@ -20,7 +20,8 @@ from conftest import TINY, run_cli
 from tfs2s.cli import build_parser, config_from_args, main
 from tfs2s.config import RunConfig
 
-TRAIN = ["train", "--topology", "T_V", *TINY, "--quiet"]
+# The poster recipe: these tests name its phases (translation, then regression).
+TRAIN = ["train", "--topology", "T_V", "--recipe", "poster", *TINY, "--quiet"]
 
 
 def tree_hash(root: Path) -> str:

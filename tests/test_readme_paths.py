@@ -1,11 +1,13 @@
 """Every training path the README and docs/ show, from the command line, at the default
-batch size (32) with several batches per epoch.
+batch size (the recommended recipe's 64 for train.py and tune, the poster recipe's 32 for
+the paper runner) with several batches per epoch.
 
 Tiny one-batch runs hid two crashes that users met at the defaults: a whole epoch per
 compiled call under ``--strategy mirrored``, and a one-shard prepared cache. These runs keep
 the defaults that matter (batch size, ``train.steps_per_execution``, shard layout) and cut
-only what does not change the code path: 400 synthetic segments (233 train = 8 batches of
-32, the last one odd so it splits unevenly over two replicas), 4 hidden units, one epoch.
+only what does not change the code path: 400 synthetic segments (233 train = 3 batches of
+64 or 7 of 32, the last one odd so it splits unevenly over two replicas), 4 hidden units,
+one epoch.
 
 The independent paths start together as separate processes (two at a time on a 2-core
 machine, so TensorFlow's start-up of one overlaps the training of another); each test reads
@@ -25,6 +27,7 @@ import pytest
 import yaml
 from conftest import ROOT
 
+from tfs2s.config import load_recipe
 from tfs2s.training.metrics import METRIC_KEYS
 
 SMALL = [
@@ -172,10 +175,12 @@ def _ok(paths, name, steps):
     return work, results
 
 
-def _check_run(run: Path, topology: str, batch_size: int = 32):
+def _check_run(run: Path, topology: str, recipe: str = "recommended"):
     params = yaml.safe_load((run / "params.yaml").read_text())
     assert params["topology"] == topology
-    assert params["train"]["batch_size"] == batch_size  # the default, not a tiny one
+    assert params["recipe"] == recipe
+    # the recipe's default, not a tiny one
+    assert params["train"]["batch_size"] == load_recipe(recipe).train.batch_size
     assert params["train"]["steps_per_execution"] == 0  # the default: an epoch per call
     metrics = json.loads((run / "metrics.json").read_text())
     assert set(metrics["valid"]) == set(METRIC_KEYS)
@@ -195,8 +200,8 @@ def test_plain_training_writes_every_artefact_then_export(paths):
     assert set(metrics) >= {"valid", "test"}
     with open(out / "history.csv") as f:
         rows = list(csv.DictReader(f))
-    # hierarchical two-phase: stage-1 translation, stage-2 translation, regression
-    assert len({r["phase"] for r in rows}) == 3
+    # the recommended recipe trains the hierarchy and the regressor in one joint phase
+    assert {r["phase"] for r in rows} == {"joint"}
     assert "embed_AV_T" in results[0].stdout and "f1_2" in results[0].stdout
     report = json.loads(results[1].stdout[results[1].stdout.index("{") :])
     assert report["version"] == 1 and report["topology"] == "embed_AV_T"

@@ -11,3 +11,17 @@ def test_a_failed_peer_is_one_error_line_and_exit_code_3(monkeypatch, capsys):
     assert cli.main(["train", "--topology", "T_V"]) == 3
     err = capsys.readouterr().err
     assert err == "tfs2s: error: multi-worker training stopped on worker0: a peer failed\n"
+
+
+def test_building_the_parser_does_not_import_tensorflow():
+    # TensorFlow's start-up noise is hidden only if it is first imported after
+    # console.quiet_tensorflow(), which main() calls once the arguments are parsed.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from tfs2s.cli import build_parser; build_parser(); "
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]

@@ -61,7 +61,7 @@ ROBUSTNESS_EXAMPLE = """example:
 
 
 def _add_robustness_parser(esub) -> None:
-    from tfs2s.experiments.corruptions import CORRUPTIONS
+    from tfs2s.experiments.corruption_levels import CORRUPTIONS
     from tfs2s.inference.cli import add_run_args
 
     pr = esub.add_parser(

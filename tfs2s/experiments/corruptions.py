@@ -24,25 +24,7 @@ import tensorflow as tf
 
 from tfs2s import modalities as M
 from tfs2s.data.pipeline import PARALLEL_CALLS
-
-#: Corruption name -> levels studied (0 is the clean data).
-LEVELS: dict[str, tuple[float, ...]] = {
-    "missing": (0.0, 1.0),
-    "gaussian": (0.0, 0.25, 0.5, 1.0, 2.0),
-    "dropout": (0.0, 0.1, 0.3, 0.5),
-}
-CORRUPTIONS: tuple[str, ...] = tuple(LEVELS)
-
-
-def check_corruptions(names) -> tuple[str, ...]:
-    """Validate corruption names; raise ValueError naming an unknown one."""
-    names = tuple(names)
-    unknown = [n for n in names if n not in LEVELS]
-    if unknown:
-        raise ValueError(f"unknown corruption {unknown[0]!r}; expected some of {list(CORRUPTIONS)}")
-    if not names:
-        raise ValueError(f"no corruption given; expected some of {list(CORRUPTIONS)}")
-    return names
+from tfs2s.experiments.corruption_levels import CORRUPTIONS, LEVELS, check_corruptions  # noqa: F401
 
 
 @dataclasses.dataclass(frozen=True)

@@ -139,9 +139,9 @@ def run_paper(
     import keras
 
     from tfs2s.data.sources import load_source
-    from tfs2s.training.fit import Trainer
     from tfs2s.training.run import run, set_determinism
     from tfs2s.training.strategies import is_chief, make_strategy
+    from tfs2s.training.trainer import Trainer
 
     source = load_source(base.data)
     available = source.nonempty_splits()

@@ -21,7 +21,7 @@ import numpy as np
 from tfs2s import modalities as M
 from tfs2s.config import DataConfig, RunConfig, apply_overrides, load_yaml
 from tfs2s.topology import Topology, parse_topology
-from tfs2s.training.fit import SENTIMENT_FILE as MODEL_FILE
+from tfs2s.training.trained_model import SENTIMENT_FILE as MODEL_FILE
 
 PARAMS_FILE = "params.yaml"
 SAVED_MODEL_FILE = "saved_model.pb"

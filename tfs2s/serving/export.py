@@ -526,8 +526,8 @@ def load_run(run_dir: str | os.PathLike):
     """
     from tfs2s.config import load_yaml
     from tfs2s.topology import parse_topology
-    from tfs2s.training.fit import METADATA_FILE as TRAINED_FILE
-    from tfs2s.training.fit import SENTIMENT_FILE, TrainedModel, _translator_file
+    from tfs2s.training.trained_model import METADATA_FILE as TRAINED_FILE
+    from tfs2s.training.trained_model import SENTIMENT_FILE, TrainedModel, translator_file
 
     run_dir = Path(run_dir)
     params_path, trained_path = run_dir / PARAMS_FILE, run_dir / TRAINED_FILE
@@ -580,7 +580,7 @@ def load_run(run_dir: str | os.PathLike):
             )
     sentiment = _read_keras(run_dir / SENTIMENT_FILE)
     translators = [
-        _read_keras(run_dir / _translator_file(i)) for i in range(recorded["translators"])
+        _read_keras(run_dir / translator_file(i)) for i in range(recorded["translators"])
     ]
     trained = TrainedModel(
         topology=parse_topology(recorded["topology"]),
@@ -596,7 +596,7 @@ def load_run(run_dir: str | os.PathLike):
 
 def _check_dims(run_dir: Path, trained) -> None:
     """The models' input feature sizes agree with each other and their statistics."""
-    from tfs2s.training.fit import SENTIMENT_FILE, _translator_file
+    from tfs2s.training.trained_model import SENTIMENT_FILE, translator_file
 
     def dims(model):
         structure = model.input if isinstance(model.input, Mapping) else {}
@@ -609,7 +609,7 @@ def _check_dims(run_dir: Path, trained) -> None:
         return {k: len(v["mean"]) for k, v in stats.items()}
 
     files = {SENTIMENT_FILE: trained.sentiment_model}
-    files.update({_translator_file(i): t for i, t in enumerate(trained.translators)})
+    files.update({translator_file(i): t for i, t in enumerate(trained.translators)})
     seen: dict[str, tuple[int, str]] = {}
     for file, model in files.items():
         for source in (dims(model), stats_dims(model)):

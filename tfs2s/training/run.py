@@ -132,7 +132,6 @@ def run(
     from tfs2s.data.sources import load_source
     from tfs2s.training.backup import PhaseBackup
     from tfs2s.training.callbacks import StopOnNonFinite
-    from tfs2s.training.fit import Trainer
     from tfs2s.training.strategies import (
         PEER_ERRORS,
         WorkerFailure,
@@ -142,6 +141,7 @@ def run(
         worker_failure_message,
         write_dir_for,
     )
+    from tfs2s.training.trainer import Trainer
 
     topology = parse_topology(cfg.topology)
     set_determinism(cfg.train.seed)

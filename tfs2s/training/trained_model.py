@@ -16,6 +16,8 @@ from typing import Any
 
 import keras
 
+# Model files name the tfs2s classes: importing the package registers them with Keras.
+import tfs2s.models  # noqa: F401
 from tfs2s.config import ModelConfig, TrainConfig
 from tfs2s.topology import Topology, parse_topology
 
@@ -59,7 +61,7 @@ class TrainedModel:
         directory.mkdir(parents=True, exist_ok=True)
         _standalone(self.sentiment_model).save(directory / SENTIMENT_FILE)
         for i, translator in enumerate(self.translators):
-            _standalone(translator).save(directory / _translator_file(i))
+            _standalone(translator).save(directory / translator_file(i))
         metadata = {
             "topology": self.topology.name,
             "model": dataclasses.asdict(self.model_cfg),
@@ -88,7 +90,7 @@ class TrainedModel:
             train_cfg=TrainConfig(**metadata["train"]),
             sentiment_model=keras.saving.load_model(directory / SENTIMENT_FILE),
             translators=[
-                keras.saving.load_model(directory / _translator_file(i))
+                keras.saving.load_model(directory / translator_file(i))
                 for i in range(metadata["translators"])
             ],
             history=metadata["history"],
@@ -103,5 +105,5 @@ def _standalone(model: keras.Model) -> keras.Model:
     return copy
 
 
-def _translator_file(index: int) -> str:
+def translator_file(index: int) -> str:
     return TRANSLATOR_FILE if index == 0 else f"translator_{index}.keras"
