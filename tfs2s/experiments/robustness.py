@@ -286,6 +286,11 @@ def write_chart(rows: Sequence[Mapping[str, Any]], path: str) -> None:
     kinds = list(dict.fromkeys(k[2] for k in curves))
     modalities = [n for n in M.NAMES.values() if any(k[1] == n for k in curves)]
     topologies = list(dict.fromkeys(k[0] for k in curves))
+    # One colour per topology across every panel (a panel omits the topologies that do
+    # not train on its modality, so the default colour cycle would reuse colours).
+    names = ["tab10"] if len(topologies) <= 10 else ["tab20", "tab20b"]
+    palette = [c for name in names for c in matplotlib.colormaps[name].colors]
+    colour = {t: palette[i % len(palette)] for i, t in enumerate(topologies)}
     fig, axes = plt.subplots(
         len(kinds),
         len(modalities),
@@ -303,7 +308,16 @@ def write_chart(rows: Sequence[Mapping[str, Any]], path: str) -> None:
                 levels = sorted(curve)
                 mean = [np.mean(curve[lv]) for lv in levels]
                 std = [np.std(curve[lv]) for lv in levels]
-                ax.errorbar(levels, mean, yerr=std, marker="o", ms=3, capsize=2, label=topology)
+                ax.errorbar(
+                    levels,
+                    mean,
+                    yerr=std,
+                    marker="o",
+                    ms=3,
+                    capsize=2,
+                    label=topology,
+                    color=colour[topology],
+                )
             ax.set_title(f"{modality}: {kind}", fontsize=9)
             ax.set_xlabel("level")
             ax.grid(alpha=0.3)
