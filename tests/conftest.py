@@ -20,6 +20,17 @@ TINY = [
     "1",
 ]
 
+#: What a finished seq2seq run directory holds (published whole, backups removed).
+RUN_FILES = {
+    "params.yaml",
+    "model.keras",
+    "translator.keras",
+    "trained.json",
+    "metrics.json",
+    "history.csv",
+    "logs",
+}
+
 
 def run_cli(args, cwd=None, timeout=600, env=None):
     """Run ``python <args>`` from the repo root in a fresh process; returns CompletedProcess."""

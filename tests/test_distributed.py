@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import RUN_FILES
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = [
@@ -33,15 +34,6 @@ TINY = [
     "8",
     "--quiet",
 ]
-RUN_FILES = {
-    "params.yaml",
-    "model.keras",
-    "translator.keras",
-    "trained.json",
-    "metrics.json",
-    "history.csv",
-    "logs",
-}
 
 
 def free_port() -> int:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import TINY, run_cli
+from conftest import RUN_FILES, TINY, run_cli
 
 from tfs2s.cli import build_parser, config_from_args, main
 from tfs2s.config import RunConfig
@@ -86,15 +86,7 @@ def finished_run(killed, tmp_path_factory):
 
 
 def test_a_finished_run_is_published_whole_and_records_no_trust(finished_run):
-    assert {p.name for p in finished_run.iterdir()} == {
-        "params.yaml",
-        "model.keras",
-        "translator.keras",
-        "trained.json",
-        "metrics.json",
-        "history.csv",
-        "logs",
-    }
+    assert {p.name for p in finished_run.iterdir()} == RUN_FILES
     assert not (finished_run.parent / ".run.partial").exists()
     params = yaml.safe_load((finished_run / "params.yaml").read_text())
     assert "trust_pickle" not in params["data"]
