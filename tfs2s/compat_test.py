@@ -79,3 +79,33 @@ def test_no_tfs2s_module_outside_compat_uses_private_apis():
         if needle in path.read_text()
     ]
     assert offenders == []
+
+
+def _random_state() -> tuple:
+    import random
+
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    order = list(tf.data.Dataset.range(8).shuffle(8).as_numpy_iterator())
+    return (
+        random.random(),
+        float(np.random.rand()),
+        float(keras.random.uniform(())),
+        keras.initializers.GlorotUniform()((3, 3)).numpy().tolist(),
+        tuple(order),
+    )
+
+
+def test_reseeding_without_flushing_kernels_draws_what_keras_reseeding_draws():
+    import keras
+
+    keras.utils.set_random_seed(5)
+    expected = _random_state()
+    keras.utils.set_random_seed(6)
+    other = _random_state()
+    compat.set_random_seed_keeping_kernels(5)
+    assert _random_state() == expected
+    compat.set_random_seed_keeping_kernels(6)
+    assert _random_state() == other != expected

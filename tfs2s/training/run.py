@@ -37,11 +37,15 @@ BACKUP_DIR = "backup"
 
 
 def set_determinism(seed: int) -> None:
-    """Seed Python/NumPy/TF and turn on TF op determinism (same seed -> same metrics on CPU)."""
-    import keras
+    """Seed Python/NumPy/Keras/TF and turn on TF op determinism (same seed -> same metrics
+    on CPU). Already-traced functions stay instantiated (see
+    :func:`tfs2s.compat.set_random_seed_keeping_kernels`), so a reused trainer pays no
+    second graph set-up per seed."""
     import tensorflow as tf
 
-    keras.utils.set_random_seed(seed)
+    from tfs2s.compat import set_random_seed_keeping_kernels
+
+    set_random_seed_keeping_kernels(seed)
     tf.config.experimental.enable_op_determinism()
 
 

@@ -22,6 +22,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from tfs2s.compat import set_random_seed_keeping_kernels
 from tfs2s.config import Mode, ModelConfig, TrainConfig, choices
 from tfs2s.data.pipeline import DataSource
 from tfs2s.models.phase_schedule import Phase, phase_schedule
@@ -138,7 +139,7 @@ class Trainer:
         Builds throw-away parts with the seed and copies their variables, then zeroes
         every optimizer's state; compiled functions are kept.
         """
-        keras.utils.set_random_seed(seed)
+        set_random_seed_keeping_kernels(seed)
         fresh = TopologyModels.build(*self._build_args)
         self.models.copy_weights_from(fresh)
         for phase in self.phases:
@@ -169,7 +170,9 @@ class Trainer:
         if not self._pristine or seed != self._seed:
             self.reinitialize(seed)
         self._pristine = False
-        keras.utils.set_random_seed(seed)
+        # Not keras.utils.set_random_seed: it flushes TF's kernel cache, and every traced
+        # function would be instantiated again (1-1.5 s per phase and seed).
+        set_random_seed_keeping_kernels(seed)
         history: list[dict[str, Any]] = []
         for phase in self.phases:
             history += self._fit(phase, seed, callbacks or [], verbose, log_dir)
