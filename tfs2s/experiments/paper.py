@@ -129,20 +129,22 @@ def run_paper(
     shard: tuple[int, int] = (1, 1),
     verbose: int | str = 0,
     split: str | None = None,
+    jobs: int = 1,
     log=print,
 ) -> dict[str, Any]:
     """Run every row of ``tables`` for ``seeds`` seeds (skipping finished runs) and aggregate.
 
     Seeds are ``base.train.seed + k`` for k in range(seeds). The tables report ``split``
     (``valid`` or ``test``); by default ``test`` when the data has one, else ``valid``.
+    ``jobs > 1`` trains the rows in that many worker processes
+    (:mod:`tfs2s.experiments.paper_jobs`) with the CPU threads split between them; every
+    run is the same as with ``jobs=1``.
     """
-    import keras
-
     from tfs2s.data.sources import load_source
-    from tfs2s.training.run import run, set_determinism
     from tfs2s.training.strategies import is_chief, make_strategy
-    from tfs2s.training.trainer import Trainer
 
+    if jobs < 1:
+        raise ValueError(f"--jobs must be >= 1, found {jobs}")
     source = load_source(base.data)
     available = source.nonempty_splits()
     if split is None:
@@ -154,49 +156,24 @@ def run_paper(
     plan = plan_rows(tables, source.modalities, shard)
     for name, why in plan.skipped.items():
         log(f"skip {name}: {why}")
-    strategy = make_strategy(base.train.strategy)
     os.makedirs(out, exist_ok=True)
-    total = len(plan.rows) * seeds
-    done = 0
-    for name in plan.rows:
-        # One Trainer per topology: later seeds re-initialise its weights instead of
-        # rebuilding and re-tracing the models (tracing costs more than ten epochs here).
-        trainer = None
-        for k in range(seeds):
-            seed = base.train.seed + k
-            cfg = base.replace(**{"topology": name, "train.seed": seed})
-            path = run_dir(out, name, seed)
-            done += 1
-            if _finished(path, cfg) is not None:
-                log(f"[{done}/{total}] {name} seed {seed}: done before, skipped")
-                continue
-            log(f"[{done}/{total}] {name} seed {seed}: training")
-            t0 = time.perf_counter()
-            if trainer is None:
-                set_determinism(seed)
-                trainer = Trainer(
-                    parse_topology(name), cfg.model, cfg.train, source, strategy=strategy
-                )
-            # No per-epoch backups (10-20% of a run here): a rerun redoes a killed run.
-            # overwrite: only an unfinished leftover can be there (a finished run of this
-            # config was skipped, one of another config refused above).
-            metrics = run(
-                cfg,
-                path,
-                overwrite=True,
-                verbose=verbose,
-                source=source,
-                strategy=strategy,
-                trainer=trainer,
-                backup=False,
+    progress = Progress(len(plan.rows) * seeds, log)
+    if jobs > 1 and len(plan.rows) > 1:
+        from tfs2s.experiments.paper_jobs import run_rows_in_processes
+
+        if base.train.strategy not in ("auto", "one"):
+            raise ValueError(
+                f"--jobs {jobs} runs rows in separate processes on this machine; it needs "
+                f"train.strategy auto or one, found {base.train.strategy!r}"
             )
-            log(
-                f"[{done}/{total}] {name} seed {seed}: {time.perf_counter() - t0:.1f} s, "
-                f"{split} f1_2 {metrics[split]['f1_2']:.3f} f1_7 {metrics[split]['f1_7']:.3f}"
-            )
-        del trainer
-        keras.backend.clear_session()
-    if not is_chief(strategy):
+        run_rows_in_processes(base, out, plan.rows, seeds, jobs, verbose, split, progress)
+        chief = True
+    else:
+        strategy = make_strategy(base.train.strategy)
+        chief = is_chief(strategy)
+        for name in plan.rows:
+            run_row(name, base, out, seeds, source, strategy, verbose, split, progress)
+    if not chief:
         # Multi-worker: like each run's artefacts, the tables are written by the chief only.
         return {
             "rows": [],
@@ -208,6 +185,86 @@ def run_paper(
     return aggregate(
         out, tables, split=split, skipped=plan.skipped, log=log, base=base, seeds=seeds
     )
+
+
+class Progress:
+    """Numbers the runs as they start or are skipped: ``[k/total] <what>``.
+
+    Args:
+        total: runs planned.
+        log: where the numbered lines go.
+    """
+
+    def __init__(self, total: int, log):
+        self.total = total
+        self.log = log
+        self.done = 0
+        self._index: dict[tuple[str, int], int] = {}
+
+    def __call__(self, name: str, seed: int, what: str) -> None:
+        key = (name, seed)
+        if key not in self._index:
+            self.done += 1
+            self._index[key] = self.done
+        self.log(f"[{self._index[key]}/{self.total}] {name} seed {seed}: {what}")
+
+
+def run_row(
+    name: str,
+    base: RunConfig,
+    out: str,
+    seeds: int,
+    source,
+    strategy,
+    verbose: int | str,
+    split: str,
+    progress,
+) -> None:
+    """Train the unfinished seeds of one row, with one :class:`Trainer` for all of them.
+
+    Later seeds re-initialise the trainer's weights instead of rebuilding and re-tracing
+    the models (tracing costs more than ten epochs here). ``progress(name, seed, what)``
+    reports each run's start and end.
+    """
+    import keras
+
+    from tfs2s.training.run import run, set_determinism
+    from tfs2s.training.trainer import Trainer
+
+    trainer = None
+    for k in range(seeds):
+        seed = base.train.seed + k
+        cfg = base.replace(**{"topology": name, "train.seed": seed})
+        path = run_dir(out, name, seed)
+        if _finished(path, cfg) is not None:
+            progress(name, seed, "done before, skipped")
+            continue
+        progress(name, seed, "training")
+        t0 = time.perf_counter()
+        if trainer is None:
+            set_determinism(seed)
+            trainer = Trainer(parse_topology(name), cfg.model, cfg.train, source, strategy=strategy)
+        # No per-epoch backups (10-20% of a run here): a rerun redoes a killed run.
+        # overwrite: only an unfinished leftover can be there (a finished run of this
+        # config was skipped, one of another config refused above).
+        metrics = run(
+            cfg,
+            path,
+            overwrite=True,
+            verbose=verbose,
+            source=source,
+            strategy=strategy,
+            trainer=trainer,
+            backup=False,
+        )
+        progress(
+            name,
+            seed,
+            f"{time.perf_counter() - t0:.1f} s, "
+            f"{split} f1_2 {metrics[split]['f1_2']:.3f} f1_7 {metrics[split]['f1_7']:.3f}",
+        )
+    del trainer
+    keras.backend.clear_session()
 
 
 def _collect(
