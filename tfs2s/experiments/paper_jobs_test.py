@@ -1,5 +1,3 @@
-import os
-
 import pytest
 
 from tfs2s.config import RunConfig
@@ -16,9 +14,8 @@ TINY = RunConfig().replace(
         "train.translator_epochs": 1,
     }
 )
-#: Every file of a run that does not hold a time stamp (model.keras and the TensorBoard
-#: logs do).
-SAME_FILES = ("params.yaml", "metrics.json", "history.csv", "trained.json")
+# That two jobs publish the runs and tables of one, and resume after a kill, is
+# tests/test_paper_jobs_cli.py.
 
 
 def test_rows_are_queued_costliest_first():
@@ -35,33 +32,6 @@ def test_rows_are_queued_costliest_first():
 def test_the_cpus_are_split_between_the_jobs(monkeypatch):
     monkeypatch.setattr(paper_jobs, "usable_cpus", lambda: 8)
     assert [paper_jobs.threads_per_job(j) for j in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
-
-
-def test_two_jobs_publish_the_runs_and_tables_of_one_job(tmp_path):
-    # Baselines trace fastest; that a reused trainer's later seeds equal fresh ones for
-    # translations too is fit_test's test_reused_trainer_matches_a_fresh_one_for_the_same_seed.
-    kwargs = dict(seeds=2, tables=["unimodal"], split="valid")
-    logs = []
-    two = paper.run_paper(TINY, str(tmp_path / "two"), jobs=2, log=logs.append, **kwargs)
-    assert [(r["topology"], r["seed"]) for r in two["rows"]] == [
-        (name, seed) for name in ("baseline_T", "baseline_A", "baseline_V") for seed in (0, 1)
-    ]
-    one = paper.run_paper(TINY, str(tmp_path / "one"), jobs=1, log=lambda line: None, **kwargs)
-    assert two["rows"] == one["rows"]
-    for name in ("baseline_T", "baseline_A", "baseline_V"):
-        for seed in (0, 1):
-            for file in SAME_FILES:
-                mine = paper.run_dir(str(tmp_path / "two"), name, seed)
-                theirs = paper.run_dir(str(tmp_path / "one"), name, seed)
-                with open(os.path.join(mine, file)) as a, open(os.path.join(theirs, file)) as b:
-                    assert a.read() == b.read(), (name, seed, file)
-    for file in ("results.csv", "results.md"):
-        assert (tmp_path / "two" / file).read_text() == (tmp_path / "one" / file).read_text()
-    # every run is reported once when it starts and once when it ends, numbered 1..6
-    assert sorted(line.split("]")[0] for line in logs if "training" in line) == [
-        f"[{k}/6" for k in range(1, 7)
-    ]
-    assert sum(" s, valid f1_2 " in line for line in logs) == 6
 
 
 def test_a_failing_row_stops_every_job_with_its_error(tmp_path):
