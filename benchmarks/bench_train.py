@@ -112,7 +112,7 @@ def time_paper(out_dir: str, seeds: int) -> dict:
         f.write(res.stdout)
     if res.returncode != 0:
         raise RuntimeError(f"experiments paper failed:\n{res.stderr[-4000:]}")
-    run_seconds = [float(m) for m in re.findall(r": ([0-9.]+) s, ", res.stdout)]
+    run_seconds = [float(m) for m in re.findall(r": ([0-9.]+) s \(trace", res.stdout)]
     result = {
         "seeds": seeds,
         "rows": 26,

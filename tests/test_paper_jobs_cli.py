@@ -92,7 +92,7 @@ def test_a_killed_paper_run_takes_its_workers_with_it_and_resumes(tmp_path):
     res = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     assert res.stdout.count("done before, skipped") == len(published)
-    assert res.stdout.count(" s, test f1_2 ") == 6 - len(published)
+    assert res.stdout.count("), test f1_2 ") == 6 - len(published)
     with open(os.path.join(out, "results.csv")) as f:
         assert len(f.read().splitlines()) == 1 + 6
     assert not glob.glob(os.path.join(out, "runs", "*", ".seed*.partial"))

@@ -29,6 +29,9 @@ def test_params_yaml_is_accepted_back_by_config(tmp_path):
     out = tmp_path / "run"
     res = run_cli(["train.py", "--topology", "baseline_T", *TINY, "--out", str(out), "--quiet"])
     assert res.returncode == 0, res.stderr[-3000:]
+    # where the time went, one line: start-up, trace and train apart
+    (line,) = [line for line in res.stdout.splitlines() if line.startswith("time: ")]
+    assert " s start-up, " in line and " s trace, " in line and " s train (regression " in line
     out2 = tmp_path / "run2"
     res2 = run_cli(
         ["train.py", "--config", str(out / "params.yaml"), "--out", str(out2), "--quiet"]

@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 
 from tfs2s import cli_args
@@ -111,7 +112,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from tfs2s.training.run import print_results, run
 
     out = args.out or os.path.join("runs", f"{cfg.topology}-s{cfg.train.seed}")
-    result = run(cfg, out, verbose=fit_verbosity(args.quiet), overwrite=args.overwrite)
+    result = run(
+        cfg,
+        out,
+        verbose=fit_verbosity(args.quiet),
+        overwrite=args.overwrite,
+        started=getattr(args, "started", None),
+    )
     chief = True
     if cfg.train.strategy == "multiworker":
         from tfs2s.training.strategies import is_chief_task, read_tf_config
@@ -163,6 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. Errors print one line ``tfs2s: error: ...`` (no traceback unless
     ``--debug``): exit 2 for bad input (unreadable files, refused directories, invalid
     config, diverged training), 3 for a failed multi-worker peer, 1 for anything else."""
+    started = time.perf_counter()
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--debug" in argv:
@@ -170,6 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv.remove("--debug")
         argv.insert(0, "--debug")
     args = parser.parse_args(argv)
+    args.started = started
     quiet_tensorflow(verbose=args.verbose)
     try:
         configure_devices(args)

@@ -256,11 +256,12 @@ def run_row(
             strategy=strategy,
             trainer=trainer,
             backup=False,
+            log=None,
         )
         progress(
             name,
             seed,
-            f"{time.perf_counter() - t0:.1f} s, "
+            f"{time.perf_counter() - t0:.1f} s (trace {trainer.timing.trace:.1f} s), "
             f"{split} f1_2 {metrics[split]['f1_2']:.3f} f1_7 {metrics[split]['f1_7']:.3f}",
         )
     del trainer

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import keras
 
@@ -42,3 +43,25 @@ class StopOnNonFinite(keras.callbacks.Callback):
                     f"training diverged in phase {self.model.name}, {where}: {key} is "
                     f"{value}; no model was written (try a lower train.learning_rate)"
                 )
+
+
+class EpochClock(keras.callbacks.Callback):
+    """Wall seconds of every epoch of one ``fit``, validation included.
+
+    Attributes:
+        seconds: one float per finished epoch of the last ``fit``.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.seconds: list[float] = []
+        self._start = 0.0
+
+    def on_train_begin(self, logs=None):
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)

@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 from typing import Any
 
 import numpy as np
@@ -102,6 +103,8 @@ def run(
     trainer=None,
     backup: bool = True,
     overwrite: bool = False,
+    started: float | None = None,
+    log=print,
 ) -> dict[str, Any]:
     """Train ``cfg.topology`` and publish its artefacts as the run directory ``out_dir``.
 
@@ -123,6 +126,11 @@ def run(
             (about 0.1 s per epoch). The paper runner turns it off: it loses at most
             the run in progress anyway.
         overwrite: replace a finished run in ``out_dir``.
+        started: ``time.perf_counter()`` when the command started, so that the time line
+            counts imports as start-up; default: when this call started.
+        log: where the chief prints the run's time line (trace against train seconds,
+            :class:`~tfs2s.training.timing.RunTiming`); None for no line. The trainer
+            keeps the timing as ``trainer.timing`` either way.
 
     Returns:
         The metrics dict written to ``metrics.json``.
@@ -132,6 +140,7 @@ def run(
             non-empty directory (checked before anything is read or written).
         TrainingDiverged: a loss became non-finite (nothing is published).
     """
+    started = time.perf_counter() if started is None else started
     check_out_dir(out_dir, overwrite)
     from tfs2s.data.sources import load_source
     from tfs2s.training.backup import PhaseBackup
@@ -179,12 +188,14 @@ def run(
                 f"the trainer given was built for another config than {cfg.topology}'s"
             )
         # The divergence check comes first, so that no non-finite epoch is backed up.
+        training_started = time.perf_counter()
         trained = trainer.train(
             seed=cfg.train.seed,
             callbacks=[StopOnNonFinite(), *([phase_backup] if backup else [])],
             verbose=verbose,
             log_dir=os.path.join(write_dir, "logs"),
         )
+        training_ended = time.perf_counter()
         trained.save(write_dir)
         write_history(trained.history, os.path.join(write_dir, "history.csv"))
         metrics = evaluate(
@@ -210,6 +221,13 @@ def run(
         shutil.rmtree(write_dir, ignore_errors=True)
         return metrics
     publish(staging, out_dir, overwrite)
+    trainer.timing = dataclasses.replace(
+        trainer.timing,
+        startup=training_started - started,
+        finish=time.perf_counter() - training_ended,
+    )
+    if log is not None:
+        log(trainer.timing.line())
     return metrics
 
 

@@ -28,10 +28,12 @@ from tfs2s.data.pipeline import DataSource
 from tfs2s.models.phase_schedule import Phase, phase_schedule
 from tfs2s.models.topology_models import TopologyModels
 from tfs2s.topology import Topology
+from tfs2s.training.callbacks import EpochClock
 from tfs2s.training.losses import TRANSLATION_LOSS, absolute_error
 from tfs2s.training.phase_data import phase_dataset
 from tfs2s.training.selection import ValidSentimentMetric, early_stopping
 from tfs2s.training.strategies import supports_multi_step
+from tfs2s.training.timing import PhaseTiming, RunTiming
 from tfs2s.training.trained_model import TrainedModel
 
 
@@ -51,6 +53,10 @@ class Trainer:
     The models returned by :meth:`train` are the trainer's own: a later :meth:`train`
     call re-initialises them in place, so save or evaluate a result before training the
     next seed.
+
+    Attributes:
+        timing: the last :meth:`train`'s seconds per epoch of each phase
+            (:class:`~tfs2s.training.timing.RunTiming`), None before the first.
     """
 
     def __init__(
@@ -88,6 +94,7 @@ class Trainer:
         self._seed = train_cfg.seed
         self._pristine = True
         self._valid_predictions = None
+        self.timing: RunTiming | None = None
         keras.utils.set_random_seed(train_cfg.seed)
         with self._scope():
             self.models = TopologyModels.build(*self._build_args)
@@ -174,8 +181,13 @@ class Trainer:
         # function would be instantiated again (1-1.5 s per phase and seed).
         set_random_seed_keeping_kernels(seed)
         history: list[dict[str, Any]] = []
+        timings = []
         for phase in self.phases:
-            history += self._fit(phase, seed, callbacks or [], verbose, log_dir)
+            clock = EpochClock()
+            history += self._fit(phase, seed, [clock, *(callbacks or [])], verbose, log_dir)
+            if clock.seconds:
+                timings.append(PhaseTiming(phase.name, tuple(clock.seconds)))
+        self.timing = RunTiming(tuple(timings))
         for part in self.models.parts:
             part.trainable = True
         return TrainedModel(
