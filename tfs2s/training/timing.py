@@ -71,8 +71,11 @@ class RunTiming:
         if self.startup is not None:
             parts.append(f"{self.startup:.1f} s start-up")
         steady = [f"{p.name} {p.steady:.2f} s/epoch" for p in self.phases if p.steady is not None]
-        parts.append(f"{self.trace:.1f} s trace")
-        parts.append(f"{self.train:.1f} s train" + (f" ({', '.join(steady)})" if steady else ""))
+        if steady:
+            parts.append(f"{self.trace:.1f} s trace")
+            parts.append(f"{self.train:.1f} s train ({', '.join(steady)})")
+        else:
+            parts.append(f"{self.train:.1f} s trace and train (one epoch a phase: not apart)")
         if self.finish is not None:
             parts.append(f"{self.finish:.1f} s evaluate and save")
         return "time: " + ", ".join(parts)

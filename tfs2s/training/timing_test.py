@@ -35,4 +35,6 @@ def test_the_run_line_separates_start_up_trace_train_and_finish():
         "steady_epoch_seconds": 0.2,
         "trace_seconds": 1.8,
     }
-    assert RunTiming((PhaseTiming("joint", (1.0,)),)).line() == "time: 0.0 s trace, 1.0 s train"
+    assert RunTiming((PhaseTiming("joint", (1.0,)),)).line() == (
+        "time: 1.0 s trace and train (one epoch a phase: not apart)"
+    )
