@@ -52,8 +52,10 @@ def set_determinism(seed: int) -> None:
 
 def predict_split(model, source, split: str, names, batch_size: int) -> np.ndarray:
     """Compiled (graph-mode) predictions of ``model`` on a split, in data order: float (n,)."""
+    from tfs2s.training.predict import predict
+
     ds = source.dataset(split, names, batch_size, shuffle=False)
-    out = model.predict(ds, verbose=0)
+    out = predict(model, ds)
     pred = out["sentiment"] if isinstance(out, dict) else out
     return np.asarray(pred, np.float64).reshape(-1)
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from tfs2s.config import METRIC_DIRECTIONS
 from tfs2s.training.metrics import sentiment_metrics
+from tfs2s.training.predict import predict
 
 
 class ValidSentimentMetric(keras.callbacks.Callback):
@@ -35,7 +36,7 @@ class ValidSentimentMetric(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
             return
-        out = self.predictor.predict(self.dataset, verbose=0)
+        out = predict(self.predictor, self.dataset)
         pred = np.asarray(out["sentiment"], np.float64).reshape(-1)
         logs[f"val_{self.metric}"] = float(sentiment_metrics(self.labels, pred)[self.metric])
 
