@@ -2,16 +2,19 @@
 
 Prints and writes JSON (default ``benchmarks/results/bench_train.json``):
 
-* for ``baseline_TAV``, ``T_V`` and ``embed_AV_T``: seconds of every epoch of every phase,
-  and the median of the epochs after the first of each phase (the first pays for tracing);
-  target for ``embed_AV_T``: a steady epoch under 1 s on a 2-core machine;
-* with ``--paper``: the wall time of one full ``tfs2s experiments paper --seeds 1``
-  (26 rows); target: 26 rows x 5 seeds in under 60 minutes. ``--paper-seeds 5`` times the
-  target itself (later seeds reuse the first seed's traced models, so 5 x the one-seed time
-  overestimates it); ``--paper-out DIR`` keeps the runs and tables (DIR must be new).
+* for ``baseline_TAV``, ``T_V``, ``embed_AV_T`` (poster recipe) and ``embed_TV_A`` in joint
+  mode with a cycle loss (translation and cycle weights 0.1, the MCTN-like setting): the
+  seconds of every epoch of every phase, the first epoch (it pays for tracing) and the
+  median of the others; targets: trace under 5 s a phase, joint ``embed_TV_A`` under 1 s
+  a steady epoch;
+* ``--headline``: the wall time of ``python train.py --topology embed_AV_T`` in a fresh
+  process (the recommended recipe) and its time line (start-up, trace, train); target 30 s;
+* with ``--paper``: the wall time of ``tfs2s experiments paper`` on the built-in data
+  (26 rows, ``--paper-seeds`` seeds, ``--paper-jobs`` worker processes); target: 26 rows x
+  5 seeds in 15 minutes. ``--paper-out DIR`` keeps the runs and tables (DIR must be new).
 
-Usage: ``python benchmarks/bench_train.py [--paper [--paper-seeds N] [--paper-out DIR]]
-[--epochs 6] [--skip-epochs] [--out FILE]``
+Usage: ``python benchmarks/bench_train.py [--headline] [--paper [--paper-seeds N]
+[--paper-jobs N] [--paper-out DIR]] [--epochs 6] [--skip-epochs] [--out FILE]``
 """
 
 from __future__ import annotations
@@ -30,61 +33,92 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-TOPOLOGIES = ("baseline_TAV", "T_V", "embed_AV_T")
+#: name -> (topology, overrides on the poster recipe)
+TOPOLOGIES = {
+    "baseline_TAV": ("baseline_TAV", {}),
+    "T_V": ("T_V", {}),
+    "embed_AV_T": ("embed_AV_T", {}),
+    "embed_TV_A joint+cycle": (
+        "embed_TV_A",
+        {"train.mode": "joint", "train.translation_weight": 0.1, "train.cycle_weight": 0.1},
+    ),
+}
 
 
-def time_epochs(topology: str, epochs: int) -> dict:
-    import keras
-
-    from tfs2s.config import RunConfig
+def time_epochs(topology: str, overrides: dict, epochs: int) -> dict:
+    from tfs2s.config import load_recipe
     from tfs2s.data.sources import load_source
     from tfs2s.topology import parse_topology
-    from tfs2s.training.fit import train_model
     from tfs2s.training.run import set_determinism
-
-    class EpochTimer(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.phases: list[list[float]] = []
-
-        def on_train_begin(self, logs=None):
-            self.phases.append([])
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self._t = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.phases[-1].append(time.perf_counter() - self._t)
+    from tfs2s.training.trainer import Trainer
 
     # patience > epochs so every phase runs all its epochs
-    cfg = RunConfig().replace(
+    cfg = load_recipe("poster").replace(
         **{
             "topology": topology,
             "train.epochs": epochs,
             "train.translator_epochs": epochs,
             "train.patience": epochs + 1,
+            **overrides,
         }
     )
     set_determinism(cfg.train.seed)
     source = load_source(cfg.data)
-    timer = EpochTimer()
     t0 = time.perf_counter()
-    train_model(
-        parse_topology(topology), cfg.model, cfg.train, source, callbacks=[timer], verbose=0
-    )
+    trainer = Trainer(parse_topology(topology), cfg.model, cfg.train, source)
+    build = time.perf_counter() - t0
+    trainer.train(verbose=0)
     total = time.perf_counter() - t0
-    steady = [statistics.median(p[1:]) for p in timer.phases if len(p) > 1]
+    timing = trainer.timing.to_dict()
     return {
-        "epoch_seconds_per_phase": [[round(s, 4) for s in p] for p in timer.phases],
-        "steady_epoch_seconds_per_phase": [round(s, 4) for s in steady],
-        "steady_epoch_seconds": round(max(steady), 4) if steady else None,
+        "overrides": overrides,
+        "build_seconds": round(build, 2),
+        "phases": timing["phases"],
+        "epoch_seconds_per_phase": [
+            [round(x, 4) for x in p.epoch_seconds] for p in trainer.timing.phases
+        ],
+        "trace_seconds": timing["trace_seconds"],
+        "max_phase_trace_seconds": max(p["trace_seconds"] for p in timing["phases"].values()),
+        "steady_epoch_seconds": max(p["steady_epoch_seconds"] for p in timing["phases"].values()),
         "total_seconds": round(total, 2),
         "train_segments": source.num_examples("train"),
         "batch_size": cfg.train.batch_size,
+        "loadavg": [round(x, 2) for x in os.getloadavg()],
     }
 
 
-def time_paper(out_dir: str, seeds: int) -> dict:
+def time_headline() -> dict:
+    """``python train.py --topology embed_AV_T`` in a fresh process, as a user runs it."""
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory() as d:
+        t0 = time.perf_counter()
+        res = subprocess.run(
+            [sys.executable, "train.py", "--topology", "embed_AV_T", "--out", d, "--overwrite"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        wall = time.perf_counter() - t0
+    if res.returncode != 0:
+        raise RuntimeError(f"train.py failed:\n{res.stderr[-4000:]}")
+    line = next(x for x in res.stdout.splitlines() if x.startswith("time: "))
+    seconds = {k: float(v) for v, k in re.findall(r"([0-9.]+) s (start-up|trace|train)", line)}
+    test = next(x for x in res.stdout.splitlines() if x.startswith("test "))
+    return {
+        "command": "python train.py --topology embed_AV_T",
+        "wall_seconds": round(wall, 1),
+        "time_line": line,
+        "startup_seconds": seconds.get("start-up"),
+        "trace_seconds": seconds.get("trace"),
+        "train_seconds": seconds.get("train"),
+        "test_corr": float(test.split()[-1]),
+        "target_seconds": 30,
+        "loadavg_before": [round(x, 2) for x in load_before],
+        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def time_paper(out_dir: str, seeds: int, jobs: int) -> dict:
     if os.path.exists(os.path.join(out_dir, "runs")):
         # finished runs would be skipped and the time would mean nothing
         raise SystemExit(f"--paper-out {out_dir} already holds runs; give a new directory")
@@ -99,6 +133,8 @@ def time_paper(out_dir: str, seeds: int) -> dict:
             "paper",
             "--seeds",
             str(seeds),
+            "--jobs",
+            str(jobs),
             "--out",
             out_dir,
             "--quiet",
@@ -115,6 +151,7 @@ def time_paper(out_dir: str, seeds: int) -> dict:
     run_seconds = [float(m) for m in re.findall(r": ([0-9.]+) s \(trace", res.stdout)]
     result = {
         "seeds": seeds,
+        "jobs": jobs,
         "rows": 26,
         "runs": len(run_seconds),
         "wall_seconds": round(wall, 1),
@@ -123,7 +160,7 @@ def time_paper(out_dir: str, seeds: int) -> dict:
         "run_seconds_max": round(max(run_seconds), 1) if run_seconds else None,
         "loadavg_before": [round(x, 2) for x in load_before],
         "loadavg_after": [round(x, 2) for x in os.getloadavg()],
-        "target_5_seeds_minutes": 60,
+        "target_5_seeds_minutes": 15,
     }
     if seeds < 5:
         result["projected_5_seeds_minutes_upper_bound"] = round(5 / seeds * wall / 60, 1)
@@ -135,7 +172,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--paper", action="store_true", help="also time experiments paper")
     parser.add_argument("--paper-seeds", type=int, default=1, help="seeds for --paper (default 1)")
+    parser.add_argument("--paper-jobs", type=int, default=2, help="--jobs for --paper (default 2)")
     parser.add_argument("--paper-out", metavar="DIR", help="keep the paper runs here (a new dir)")
+    parser.add_argument("--headline", action="store_true", help="time train.py embed_AV_T")
     parser.add_argument("--skip-epochs", action="store_true", help="only time the paper")
     parser.add_argument(
         "--out", default=os.path.join(ROOT, "benchmarks", "results", "bench_train.json")
@@ -148,20 +187,40 @@ def main() -> None:
             "python": platform.python_version(),
             "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
         },
-        "target_embed_AV_T_steady_epoch_seconds": 1.0,
+        "targets": {
+            "trace_seconds_per_phase": 5.0,
+            "joint_embed_TV_A_steady_epoch_seconds": 1.0,
+            "headline_seconds": 30,
+            "paper_5_seeds_minutes": 15,
+        },
         "topologies": {},
     }
-    for name in () if args.skip_epochs else TOPOLOGIES:
-        result["topologies"][name] = time_epochs(name, args.epochs)
-        print(f"{name:14s} steady epoch {result['topologies'][name]['steady_epoch_seconds']} s")
+    for name, (topology, overrides) in () if args.skip_epochs else TOPOLOGIES.items():
+        r = result["topologies"][name] = time_epochs(topology, overrides, args.epochs)
+        print(
+            f"{name:24s} steady epoch {r['steady_epoch_seconds']} s, "
+            f"trace {r['max_phase_trace_seconds']} s (largest phase)"
+        )
+    if args.headline:
+        h = result["headline"] = time_headline()
+        print(f"headline: {h['wall_seconds']} s wall; {h['time_line']}")
     if args.paper:
         if args.paper_out:
-            result["paper"] = time_paper(args.paper_out, args.paper_seeds)
+            result["paper"] = time_paper(args.paper_out, args.paper_seeds, args.paper_jobs)
         else:
             with tempfile.TemporaryDirectory() as d:
-                result["paper"] = time_paper(d, args.paper_seeds)
+                result["paper"] = time_paper(d, args.paper_seeds, args.paper_jobs)
         p = result["paper"]
-        print(f"paper --seeds {p['seeds']}: {p['wall_minutes']} min for {p['runs']} runs")
+        print(
+            f"paper --seeds {p['seeds']} --jobs {p['jobs']}: {p['wall_minutes']} min "
+            f"for {p['runs']} runs"
+        )
+    if os.path.exists(args.out):
+        # the figures this run replaces, for before/after comparisons
+        with open(args.out) as f:
+            previous = json.load(f)
+        previous.pop("previous", None)
+        result["previous"] = previous
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     tmp = args.out + ".tmp"
     with open(tmp, "w") as f:
