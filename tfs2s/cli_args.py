@@ -108,6 +108,12 @@ def note_unread(cfg: RunConfig) -> None:
             f"{', '.join(unread)}: their values are ignored",
             file=sys.stderr,
         )
+    if cfg.train.jit_compile:
+        print(
+            "tfs2s: note: train.jit_compile=true is ignored: Keras turns XLA off under "
+            "TensorFlow's op determinism, which every tfs2s run turns on",
+            file=sys.stderr,
+        )
 
 
 def config_from_args(args: argparse.Namespace, topology: str | None = None) -> RunConfig:

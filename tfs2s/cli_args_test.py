@@ -36,3 +36,12 @@ def test_unknown_recipe_is_refused(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["train", "--recipe", "best"])
     assert "invalid choice: 'best'" in capsys.readouterr().err
+
+
+def test_a_jit_compile_training_cannot_use_is_a_note(capsys):
+    from tfs2s.cli_args import note_unread
+
+    note_unread(config("train", "--topology", "baseline_T"))
+    assert "jit_compile" not in capsys.readouterr().err
+    note_unread(config("train", "--topology", "baseline_T", "--set", "train.jit_compile=true"))
+    assert "train.jit_compile=true is ignored" in capsys.readouterr().err

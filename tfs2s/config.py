@@ -156,7 +156,11 @@ class TrainConfig:
         finetune_encoder: two_phase: let the regression phase update the encoder(s).
         seed: random seed (weights, shuffling); op determinism is on.
         strategy: ``auto``, ``one``, ``mirrored`` or ``multiworker``.
-        jit_compile: XLA-compile the train/predict steps.
+        jit_compile: XLA-compile the train/predict steps. Keras turns XLA off while
+            TensorFlow's op determinism is on, and every tfs2s run turns it on (same seed,
+            same metrics), so training ignores it (a note says so); measured without
+            determinism on T_V it lost anyway: 63 s to compile the translation step and
+            twice the steady epoch. Export (``--jit-compile``, on by default) is where XLA pays.
         steps_per_execution: training batches per compiled call. ``0`` runs a whole epoch
             in one call (fastest: no Python between batches; progress bars and
             per-batch callbacks then update once per epoch; ``1`` under the mirrored and
