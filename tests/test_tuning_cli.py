@@ -25,7 +25,7 @@ model.regressor_hidden: {type: choice, values: [4, 8]}
 train.batch_size: {type: choice, values: [8, 16]}
 model.depth: null
 """
-TINY = ["--set", "data.synthetic_segments=120", "--quiet"]
+TINY = ["--set", "data.synthetic_segments=120", "--set", "data.max_seq_len=5", "--quiet"]
 
 
 @pytest.fixture
@@ -129,13 +129,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.multiprocess
-def test_a_chief_and_two_workers_run_every_trial_once(tmp_path, space):
+DISTRIBUTED = "test_a_chief_and_two_workers_run_every_trial_once"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def distributed_search(request, tmp_path_factory):
+    """A chief and two workers of one search, started before this module's other tests.
+
+    The chief idles most of the search (it serves the oracle, and keras-tuner's chief
+    looks again only every 20 s for the last worker once the first is told to stop), so
+    the in-process searches run meanwhile; :data:`DISTRIBUTED` waits for it and checks it.
+    Nothing starts when that test is not selected.
+    """
+    if not any(item.name == DISTRIBUTED for item in request.session.items):
+        yield None
+        return
+    tmp_path = tmp_path_factory.mktemp("distributed")
+    space = tmp_path / "space.yaml"
+    space.write_text(SPACE)
     directory = tmp_path / "search"
     port = str(free_port())
     cmd = [sys.executable, "-m", "tfs2s.cli"]
     cmd += tune_args(
-        "baseline_T", directory, "--max-trials", "3", "--space", space, "--epochs", "1"
+        "baseline_T", directory, "--max-trials", "3", "--space", str(space), "--epochs", "1"
     )
     procs, logs = [], []
     try:
@@ -155,14 +171,23 @@ def test_a_chief_and_two_workers_run_every_trial_once(tmp_path, space):
                     cmd, cwd=ROOT, env=env, stdout=logs[-1].open("w"), stderr=subprocess.STDOUT
                 )
             )
-        deadline = time.monotonic() + 300
-        for p in procs:
-            p.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        yield {"directory": directory, "procs": procs, "logs": logs}
     finally:
         for p in procs:
             if p.poll() is None:
                 p.kill()
                 p.wait()
+
+
+@pytest.mark.multiprocess
+def test_a_chief_and_two_workers_run_every_trial_once(distributed_search):
+    directory, procs, logs = (distributed_search[k] for k in ("directory", "procs", "logs"))
+    deadline = time.monotonic() + 300
+    try:
+        for p in procs:
+            p.wait(timeout=max(deadline - time.monotonic(), 0.1))
+    except subprocess.TimeoutExpired:
+        pytest.fail("the distributed search was still running after 300 s")
     output = [log.read_text() for log in logs]
     assert [p.returncode for p in procs] == [0, 0, 0], "\n".join(o[-2000:] for o in output)
     assert "chief serving the oracle on 127.0.0.1:" in output[0]
