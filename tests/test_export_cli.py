@@ -7,13 +7,13 @@ from conftest import run_cli
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-from tfs2s.cli import build_parser
-from tfs2s.serving import testing
+from tfs2s.cli import build_parser, main
+from tfs2s.testing import tiny_finished_run
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    return testing.tiny_run(tmp_path_factory.mktemp("runs"), "T_V")
+    return tiny_finished_run(tmp_path_factory.mktemp("runs"))
 
 
 def test_export_parsers_share_their_defaults():
@@ -26,12 +26,12 @@ def test_export_parsers_share_their_defaults():
     assert (args.root, args.container_root, args.latest) == ("serving", "/models", 1)
 
 
-def test_export_script_then_tfs2s_export_then_models_config(run_dir, tmp_path):
+def test_export_script_then_tfs2s_export_then_models_config(run_dir, tmp_path, capsys):
     out = tmp_path / "serving"
     res = run_cli(["export/export.py", "--run", run_dir, "--out", str(out)])
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
     report = json.loads(res.stdout[res.stdout.index("{") :])
-    assert report["version"] == 1 and report["name"] == "tfs2s" and report["topology"] == "T_V"
+    assert report["version"] == 1 and report["name"] == "tfs2s" and report["topology"] == "T_A"
     assert report["signatures"] == ["serving_default", "translate"]
     assert report["inputs"] == {"text": 300}
     v1 = out / "tfs2s" / "1"
@@ -47,21 +47,12 @@ def test_export_script_then_tfs2s_export_then_models_config(run_dir, tmp_path):
     assert meta["jit_compile"] is True  # the default, verified against Keras above
     assert meta["server_flags"] == ["--xla_cpu_compilation_enabled=true"]
 
-    res = run_cli(
-        [
-            "-m",
-            "tfs2s.cli",
-            "export",
-            "--run",
-            run_dir,
-            "--out",
-            str(out),
-            "--no-jit-compile",
-            "--no-verify",
-        ]
-    )
-    assert res.returncode == 0, res.stderr[-3000:]
-    assert json.loads(res.stdout[res.stdout.index("{") :])["version"] == 2
+    # ``tfs2s export`` in this process: the script above already ran in a fresh one.
+    capsys.readouterr()
+    argv = ["export", "--run", run_dir, "--out", str(out), "--no-jit-compile", "--no-verify"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert json.loads(printed[printed.index("{") :])["version"] == 2
     assert sorted(p.name for p in (out / "tfs2s").iterdir()) == ["1", "2"]
     meta = json.loads((out / "tfs2s" / "2" / "assets.extra/tfs2s.json").read_text())
     assert meta["jit_compile"] is False and meta["server_flags"] == []

@@ -30,9 +30,12 @@ from tfs2s.serving.export import (
 from tfs2s.serving.models_config import versions
 from tfs2s.serving.signatures import SERVING_DEFAULT, TRANSLATE, spec_from_models
 from tfs2s.serving.warmup import WARMUP_BATCH_SIZES, WARMUP_FILE, example_inputs, read_warmup
+from tfs2s.testing import TINY_OVERRIDES
 from tfs2s.training.metrics import to_class7
 
 L = 4
+#: Words per segment of the tiny trained T_A run (``tiny_run``, ``tiny_export``).
+RUN_STEPS = TINY_OVERRIDES["data.max_seq_len"]
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +181,7 @@ FRESH_PROCESS = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("steps", [20, 7])
+@pytest.mark.parametrize("steps", [RUN_STEPS, 3])
 def test_fresh_process_without_tfs2s_matches_keras(real, tmp_path, steps):
     result, trained, _ = real
     inputs = example_inputs(result.spec.inputs, batch=5, steps=steps, seed=steps)
@@ -203,7 +206,7 @@ def test_fresh_process_without_tfs2s_matches_keras(real, tmp_path, steps):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert report["tfs2s_imported"] is False and report["topology"] == "T_V"
+    assert report["tfs2s_imported"] is False and report["topology"] == "T_A"
     out = dict(np.load(tmp_path / "out.npz", allow_pickle=True))
     sentiment, translation, attention = _keras(trained, inputs, result.spec.max_seq_len)
     np.testing.assert_allclose(out["serving_default/sentiment"], sentiment, atol=1e-5)
@@ -224,7 +227,7 @@ def test_fresh_process_without_tfs2s_matches_keras(real, tmp_path, steps):
     np.testing.assert_allclose(served, attention, atol=1e-5)
     assert np.all(served[inputs["mask"] == 0] == 0.0)
     np.testing.assert_allclose(served.sum(axis=1), 1.0, atol=1e-5)
-    assert out["translate/translation"].shape == (5, steps, 47)
+    assert out["translate/translation"].shape == (5, steps, 74)
     np.testing.assert_allclose(out["translate/translation"], translation, atol=1e-5)
 
 
@@ -265,7 +268,7 @@ def test_saved_model_cli_lists_the_signatures(real):
         "sentiment_class": ("DT_INT32", "(-1)"),
         "attention": ("DT_FLOAT", "(-1, -1)"),
     }
-    assert tensors(TRANSLATE, "outputs") == {"translation": ("DT_FLOAT", "(-1, -1, 47)")}
+    assert tensors(TRANSLATE, "outputs") == {"translation": ("DT_FLOAT", "(-1, -1, 74)")}
     assert text.count("Method name is: tensorflow/serving/predict") >= 2
 
 
@@ -280,7 +283,8 @@ def test_warmup_requests_parse_and_run_against_the_signatures(real):
         inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
         assert {k: v.dtype for k, v in inputs.items()} == {"text": np.float32, "mask": np.float32}
         batch = inputs["mask"].shape[0]
-        assert inputs["text"].shape == (batch, 20, 300) and inputs["mask"].shape == (batch, 20)
+        assert inputs["text"].shape == (batch, RUN_STEPS, 300)
+        assert inputs["mask"].shape == (batch, RUN_STEPS)
         out = loaded.signatures[request.model_spec.signature_name](
             **{k: tf.constant(v) for k, v in inputs.items()}
         )
@@ -295,16 +299,15 @@ def test_model_server_session_serves_the_export_and_checks_inputs(real):
     result, _, loaded = real
     session = testing.ModelServerSession(result.path)
     try:
-        inputs = example_inputs(result.spec.inputs, batch=3, steps=9)
+        inputs = example_inputs(result.spec.inputs, batch=3, steps=RUN_STEPS - 1)
         got = session.run(SERVING_DEFAULT, inputs)
         want = loaded.signatures[SERVING_DEFAULT](**{k: tf.constant(v) for k, v in inputs.items()})
         np.testing.assert_allclose(got["sentiment"], want["sentiment"].numpy(), atol=1e-6)
         inputs["text"] = inputs["text"][..., :299]
         with pytest.raises(tf.errors.InvalidArgumentError) as info:
             session.run(SERVING_DEFAULT, inputs)
-        assert "input `text` must be float32 (batch, steps<=20, 300); found last dim] [299]" in str(
-            info.value
-        )
+        message = f"input `text` must be float32 (batch, steps<={RUN_STEPS}, 300); found last dim"
+        assert f"{message}] [299]" in str(info.value)
     finally:
         session.close()
 
@@ -385,11 +388,11 @@ def test_non_finite_weights_are_refused_even_without_verification(tmp_path):
 
 
 @pytest.fixture
-def run_copy(tiny_run_dir, tmp_path):
+def run_copy(tiny_run, tmp_path):
     """A copy of the tiny run to tamper with."""
     import shutil
 
-    return Path(shutil.copytree(tiny_run_dir, tmp_path / "run"))
+    return Path(shutil.copytree(tiny_run, tmp_path / "run"))
 
 
 def _cli_export(run_dir, out, capsys) -> tuple[int, str]:
@@ -418,7 +421,7 @@ def test_a_missing_model_file_is_refused(run_copy, tmp_path):
 @pytest.mark.parametrize(
     "change, message",
     [
-        ("topology: T_V", r"disagree \('T_A' vs 'T_V'\)"),
+        ("topology: T_A", r"disagree \('T_V' vs 'T_A'\)"),
         ("  hidden: 4", r"disagree \(model.hidden: 8 vs 4\)"),
     ],
     ids=["topology", "model"],
@@ -428,7 +431,7 @@ def test_a_run_directory_mixing_two_runs_is_refused(run_copy, tmp_path, change, 
     params = run_copy / "params.yaml"
     text = params.read_text()
     assert change in text
-    new = {"topology: T_V": "topology: T_A", "  hidden: 4": "  hidden: 8"}[change]
+    new = {"topology: T_A": "topology: T_V", "  hidden: 4": "  hidden: 8"}[change]
     params.write_text(text.replace(change, new, 1))
     with pytest.raises(export_mod.RunDirectoryError, match=message):
         export_mod.export_run(run_copy, out=tmp_path / "serving")
@@ -441,7 +444,7 @@ def test_max_seq_len_recorded_with_the_model_must_match_params(run_copy, tmp_pat
     meta["data"] = {"max_seq_len": 20}
     trained.write_text(json.dumps(meta))
     params = run_copy / "params.yaml"
-    params.write_text(params.read_text().replace("max_seq_len: 20", "max_seq_len: 10"))
+    params.write_text(params.read_text().replace(f"max_seq_len: {RUN_STEPS}", "max_seq_len: 10"))
     with pytest.raises(export_mod.RunDirectoryError, match=r"data.max_seq_len: 10 vs 20"):
         export_mod.export_run(run_copy, out=tmp_path / "serving")
 
