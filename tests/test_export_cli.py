@@ -8,7 +8,7 @@ from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
 from tfs2s.cli import build_parser, main
-from tfs2s.testing import tiny_finished_run
+from tfs2s.inference.testing import tiny_finished_run
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """``tfs2s evaluate|predict|explain`` and ``tfs2s experiments robustness`` end to end.
 
-In process (``tfs2s.cli.main``) on the one tiny finished T_A run of :mod:`tfs2s.testing`,
-trained once per test process.
+In process (``tfs2s.cli.main``) on the one tiny finished T_A run of
+:mod:`tfs2s.inference.testing`, trained once per test process.
 """
 
 import csv
@@ -15,7 +15,7 @@ from tfs2s.cli import main
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    from tfs2s.testing import tiny_finished_run
+    from tfs2s.inference.testing import tiny_finished_run
 
     return tiny_finished_run(tmp_path_factory.mktemp("runs"))
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tfs2s.testing import tiny_finished_run
+from tfs2s.inference.testing import tiny_finished_run
 
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
-    """The run directory of :func:`tfs2s.testing.tiny_finished_run` (T_A)."""
+    """The run directory of :func:`tfs2s.inference.testing.tiny_finished_run` (T_A)."""
     return tiny_finished_run(tmp_path_factory.mktemp("runs"))
 
 

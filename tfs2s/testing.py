@@ -1,44 +1,124 @@
-"""Test helper: one tiny finished run per process, shared by every test that only reads one.
-
-In ``tfs2s/`` the session fixtures of ``tfs2s/conftest.py`` hand it out (``tiny_run``,
-``opened``, ``tiny_export``); the end-to-end tests in ``tests/`` call
-:func:`tiny_finished_run` themselves. Either way it is trained once per test process.
+"""Shared checks for the ``*_test.py`` files beside the layers and models, in the spirit of
+keras-hub's ``run_layer_test`` / ``run_model_test``: every layer and model gets a
+``get_config`` round trip (same config, same outputs once the weights are copied) and one
+``fit`` step on a ``tf.data`` dataset. Tests call these with tiny shapes (batch 2, steps 4,
+dims 3..8, hidden 4).
 """
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable, Mapping
+from typing import Any
 
-#: Overrides of ``tfs2s train``'s defaults that make the run tiny: 150 synthetic segments of
-#: 5 words, hidden 4, batches of 16, one epoch of each phase.
-TINY_OVERRIDES = {
-    "data.synthetic_segments": 150,
-    "data.max_seq_len": 5,
-    "model.hidden": 4,
-    "model.regressor_hidden": 4,
-    "train.batch_size": 16,
-    "train.epochs": 1,
-    "train.translator_epochs": 1,
-}
-
-_RUNS: dict[str, str] = {}
+import keras
+import numpy as np
+import tensorflow as tf
 
 
-def tiny_finished_run(root: str | os.PathLike, topology: str = "T_A") -> str:
-    """Train ``topology`` tiny with ``tfs2s.training.run.run`` once per process.
+def _assert_same_outputs(actual, expected, atol: float) -> None:
+    actual_flat, expected_flat = keras.tree.flatten(actual), keras.tree.flatten(expected)
+    assert len(actual_flat) == len(expected_flat)
+    for a, e in zip(actual_flat, expected_flat, strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(e), atol=atol)
 
-    The first call's ``root`` holds the run (as ``root/<topology>``); later calls return
-    that run and ignore ``root``. The run directory is complete (``params.yaml``,
-    ``model.keras``, ``translator.keras``, ``trained.json``, ``metrics.json``), exactly as
-    ``tfs2s train`` leaves it. ``T_A`` is a seq2seq run: it trains on text and audio, reads
-    only text at inference and exports both serving signatures.
+
+def _fit_one_step(model: keras.Model, inputs, targets, loss, run_eagerly: bool) -> float:
+    """One ``fit`` step on a ``tf.data`` batch; returns the loss, checking that it is
+    finite and that the step changed the trainable weights."""
+    data = tf.data.Dataset.from_tensor_slices((inputs, targets)).batch(
+        len(keras.tree.flatten(inputs)[0])
+    )
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss=loss, run_eagerly=run_eagerly)
+    before = [np.array(w) for w in model.trainable_weights]
+    history = model.fit(data, epochs=1, verbose=0, shuffle=False)
+    value = float(history.history["loss"][0])
+    assert np.isfinite(value), f"fit step loss {value}"
+    after = [np.asarray(w) for w in model.trainable_weights]
+    assert before, "the model has no trainable weights to fit"
+    assert any(not np.array_equal(b, a) for b, a in zip(before, after, strict=True)), (
+        "one fit step changed no trainable weight"
+    )
+    return value
+
+
+def run_model_test(
+    model: keras.Model,
+    inputs: Mapping[str, Any],
+    targets: Mapping[str, Any],
+    loss: Mapping[str, Any] | str,
+    *,
+    atol: float = 1e-6,
+    run_eagerly: bool = True,
+) -> keras.Model:
+    """Round-trip ``model`` through ``get_config``/``from_config`` and fit the clone.
+
+    Checks that the clone's config equals the model's, that with the model's weights it
+    gives the same outputs on ``inputs``, and that one ``fit`` step on a ``tf.data``
+    dataset of ``(inputs, targets)`` gives a finite loss and changes the weights.
+
+    Args:
+        model: a built model (called once here on ``inputs``).
+        inputs: name -> array, batch first.
+        targets: output name -> array, batch first.
+        loss: Keras loss(es) for ``compile``.
+        atol: tolerance of the outputs' comparison.
+        run_eagerly: fit eagerly (tiny models: faster than tracing the step).
+
+    Returns:
+        The fitted clone.
     """
-    if topology not in _RUNS:
-        from tfs2s.config import RunConfig
-        from tfs2s.training.run import run
+    expected = model(inputs)
+    clone = type(model).from_config(model.get_config())
+    assert clone.get_config() == model.get_config()
+    clone.set_weights(model.get_weights())
+    _assert_same_outputs(clone(inputs), expected, atol)
+    _fit_one_step(clone, inputs, targets, loss, run_eagerly)
+    return clone
 
-        cfg = RunConfig().replace(topology=topology, **TINY_OVERRIDES)
-        out = os.path.join(os.fspath(root), topology)
-        run(cfg, out, verbose=0, backup=False)
-        _RUNS[topology] = out
-    return _RUNS[topology]
+
+def run_layer_test(
+    layer: keras.layers.Layer,
+    inputs: Mapping[str, Any],
+    call: Callable[[keras.layers.Layer, Mapping[str, Any]], Any],
+    *,
+    expected_output_shape: tuple[int, ...] | None = None,
+    atol: float = 1e-6,
+    run_eagerly: bool = True,
+) -> keras.layers.Layer:
+    """Round-trip ``layer`` through ``keras.layers.serialize``, in graph mode, and fit it.
+
+    ``call(layer, inputs)`` applies the layer to ``inputs`` (name -> array, or -> symbolic
+    tensor when the layer is wired into a model). Checks the config and the outputs of the
+    restored layer (inside a ``tf.function``), then wires a fresh copy into a functional
+    model with a ``Dense(1)`` head and fits one step on a ``tf.data`` dataset, which
+    back-propagates through the layer (eagerly by default: graph mode is checked by the
+    round trip, and tracing a training step costs seconds).
+
+    Returns:
+        The restored layer.
+    """
+    expected = call(layer, inputs)
+    if expected_output_shape is not None:
+        assert tuple(expected.shape) == expected_output_shape
+    clone = keras.layers.deserialize(keras.layers.serialize(layer))
+    assert type(clone) is type(layer)
+    assert clone.get_config() == layer.get_config()
+    if layer.weights:
+        if not clone.built:
+            call(clone, inputs)
+        clone.set_weights(layer.get_weights())
+    graph = tf.function(lambda x: call(clone, x))
+    _assert_same_outputs(graph(dict(inputs)), expected, atol)
+
+    fresh = keras.layers.deserialize(keras.layers.serialize(layer))
+    symbolic = {
+        name: keras.Input(shape=np.shape(value)[1:], name=name) for name, value in inputs.items()
+    }
+    out = call(fresh, symbolic)
+    head = keras.layers.Dense(1)(keras.layers.Flatten()(out))
+    model = keras.Model(symbolic, head)
+    batch = len(keras.tree.flatten(inputs)[0])
+    _fit_one_step(
+        model, dict(inputs), np.linspace(-1, 1, batch, dtype="float32"), "mae", run_eagerly
+    )
+    return clone

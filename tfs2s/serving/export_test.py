@@ -16,6 +16,7 @@ import pytest
 import tensorflow as tf
 
 from tfs2s import modalities as M
+from tfs2s.inference.testing import TINY_OVERRIDES
 from tfs2s.serving import export as export_mod
 from tfs2s.serving import testing
 from tfs2s.serving.export import (
@@ -30,7 +31,6 @@ from tfs2s.serving.export import (
 from tfs2s.serving.models_config import versions
 from tfs2s.serving.signatures import SERVING_DEFAULT, TRANSLATE, spec_from_models
 from tfs2s.serving.warmup import WARMUP_BATCH_SIZES, WARMUP_FILE, example_inputs, read_warmup
-from tfs2s.testing import TINY_OVERRIDES
 from tfs2s.training.metrics import to_class7
 
 L = 4

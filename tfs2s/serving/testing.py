@@ -4,7 +4,7 @@
 interface of a trained run (dict inputs ``{modalities..., "mask"}``, outputs
 ``{"sentiment", "attention"}`` / ``{"translation"}``) in milliseconds, for unit tests of the
 signatures. The end-to-end export tests read the one tiny trained run of
-:mod:`tfs2s.testing`.
+:mod:`tfs2s.inference.testing`.
 """
 
 from __future__ import annotations
