@@ -54,3 +54,26 @@ def run_cli(args, cwd=None, timeout=600, env=None):
 @pytest.fixture
 def tiny_args():
     return list(TINY)
+
+
+def _readme_paths(session):
+    """tests/test_readme_paths.py as imported for ``session``, or None when not collected."""
+    module = sys.modules.get("test_readme_paths")
+    if module is None or not any(getattr(i, "module", None) is module for i in session.items):
+        return None
+    return module
+
+
+def pytest_collection_finish(session):
+    # The README paths (fresh training processes, minutes of CPU) start now, in the
+    # background, one at a time: they use the core that the in-process tests leave idle
+    # and are done before tests/test_readme_paths.py asks for them.
+    module = _readme_paths(session)
+    if module is not None and not session.config.option.collectonly:
+        module.BACKGROUND.start(workers=1)
+
+
+def pytest_sessionfinish(session):
+    module = sys.modules.get("test_readme_paths")
+    if module is not None:
+        module.BACKGROUND.stop()

@@ -14,16 +14,18 @@ The README's quickstart and its joint-mode example take one path (the recommende
 trains jointly with a cycle loss; the example only sets its weight), so one run of the
 example serves both, and the export reads that run.
 
-The independent paths start together as separate processes (two at a time on a 2-core
-machine, so TensorFlow's start-up of one overlaps the training of another); each test reads
-the outcome of its own path.
+The paths run as separate processes in the background (:class:`Background`): in the whole
+suite they start as soon as the tests are collected and run beside the in-process tests;
+each test here waits for the outcome of its own path.
 """
 
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -57,44 +59,9 @@ train.learning_rate: null
 """
 
 
-def _run(args, log: Path, timeout: float) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    for name in ("TF_CONFIG", "TFS2S_CPU_DEVICES", "TF_CPP_MIN_LOG_LEVEL"):
-        env.pop(name, None)
-    start = time.monotonic()
-    res = subprocess.run(
-        [sys.executable, *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-    )
-    took = time.monotonic() - start
-    log.write_text(f"$ {' '.join(args)}\n({took:.1f} s)\n{res.stdout}\n{res.stderr}")
-    return res
-
-
-def _chain(steps, log_dir: Path, name: str) -> list[subprocess.CompletedProcess]:
-    """Run ``steps`` in order, stopping at the first failure."""
-    results = []
-    for i, args in enumerate(steps):
-        results.append(_run(args, log_dir / f"{name}-{i}.log", timeout=400))
-        if results[-1].returncode != 0:
-            break
-    return results
-
-
-@pytest.fixture(scope="module")
-def paths(tmp_path_factory):
-    """Every README/docs path, run once; name -> (work directory, [CompletedProcess])."""
-    tmp = tmp_path_factory.mktemp("readme")
-    space = tmp / "space.yaml"
-    space.write_text(SPACE)
-    d = {name: tmp / name for name in ("plain", "cache", "mirrored", "tune", "paper")}
-    for path in d.values():
-        path.mkdir()
-    chains = {
+def _chains(d: dict[str, Path], space: Path) -> dict[str, list[list[str]]]:
+    """name -> the commands of that README/docs path, in order, working in ``d[name]``."""
+    return {
         # README quickstart and "Training"'s joint example (one path: the recommended recipe
         # is joint mode with a cycle loss), then "Serving": python export/export.py --run ...
         "plain": [
@@ -150,20 +117,6 @@ def paths(tmp_path_factory):
             + ["--shard", "1/3", "--seeds", "1", *SMALL, "--out", str(d["paper"] / "out")],
         ],
     }
-    lock = threading.Lock()
-    results = {}
-
-    def work(name):
-        out = _chain(chains[name], d[name], name)
-        with lock:
-            results[name] = out
-
-    # Two at a time on 2 cores (three measured slower: 316 s against 213 s); the longest
-    # chains start first.
-    order = sorted(chains, key=_priority)
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        list(pool.map(work, order))
-    return {name: (d[name], results[name]) for name in chains}
 
 
 def _priority(name: str) -> int:
@@ -171,8 +124,105 @@ def _priority(name: str) -> int:
     return ["plain", "tune", "paper", "mirrored", "cache"].index(name)
 
 
+class Background:
+    """The README paths, run in a background thread pool as fresh processes.
+
+    ``tests/conftest.py`` starts them with one worker as soon as the tests are collected,
+    so that they use the core the in-process tests leave idle; run alone, this module starts
+    them with two workers (two at a time on 2 cores: three measured slower, 316 s against
+    213 s). Each test waits for its own path's outcome.
+    """
+
+    def __init__(self):
+        self.root: Path | None = None
+        self.dirs: dict[str, Path] = {}
+        self._futures = {}
+        self._pool = None
+        self._procs: set[subprocess.Popen] = set()
+        self._lock = threading.Lock()
+        self._stopped = False
+
+    def start(self, workers: int) -> None:
+        if self._pool is not None:
+            return
+        self.root = Path(tempfile.mkdtemp(prefix="tfs2s-readme-paths-"))
+        space = self.root / "space.yaml"
+        space.write_text(SPACE)
+        self.dirs = {n: self.root / n for n in ("plain", "cache", "mirrored", "tune", "paper")}
+        for path in self.dirs.values():
+            path.mkdir()
+        chains = _chains(self.dirs, space)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="readme-path")
+        for name in sorted(chains, key=_priority):
+            self._futures[name] = self._pool.submit(self._chain, chains[name], name)
+
+    def result(self, name: str) -> tuple[Path, list[subprocess.CompletedProcess]]:
+        """(work directory, [CompletedProcess of each step run]) of path ``name``."""
+        return self.dirs[name], self._futures[name].result()
+
+    def stop(self) -> None:
+        """Kill what still runs (by pid), drop what has not started, remove the outputs."""
+        if self._pool is None:
+            return
+        with self._lock:
+            self._stopped = True
+            for proc in self._procs:
+                proc.kill()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def _chain(self, steps, name: str) -> list[subprocess.CompletedProcess]:
+        """Run ``steps`` in order, stopping at the first failure."""
+        results = []
+        for i, args in enumerate(steps):
+            results.append(self._run(args, self.dirs[name] / f"{name}-{i}.log", timeout=400))
+            if results[-1].returncode != 0:
+                break
+        return results
+
+    def _run(self, args, log: Path, timeout: float) -> subprocess.CompletedProcess:
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        for name in ("TF_CONFIG", "TFS2S_CPU_DEVICES", "TF_CPP_MIN_LOG_LEVEL"):
+            env.pop(name, None)
+        with self._lock:
+            if self._stopped:
+                return subprocess.CompletedProcess(args, -1, "", "stopped before it started")
+            start = time.monotonic()
+            proc = subprocess.Popen(
+                [sys.executable, *args],
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+            self._procs.add(proc)
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            stdout, stderr = proc.communicate()
+            stderr += f"\n(killed after {timeout} s)"
+        finally:
+            with self._lock:
+                self._procs.discard(proc)
+        took = time.monotonic() - start
+        log.write_text(f"$ {' '.join(args)}\n({took:.1f} s)\n{stdout}\n{stderr}")
+        return subprocess.CompletedProcess(args, proc.returncode, stdout, stderr)
+
+
+BACKGROUND = Background()
+
+
+@pytest.fixture(scope="module")
+def paths():
+    """The README paths' outcomes (started here unless tests/conftest.py already did)."""
+    BACKGROUND.start(workers=2)
+    return BACKGROUND
+
+
 def _ok(paths, name, steps):
-    work, results = paths[name]
+    work, results = paths.result(name)
     assert len(results) == steps, f"{name}: a step failed"
     for res in results:
         assert res.returncode == 0, f"{name}: {res.args}\n{res.stdout[-3000:]}{res.stderr[-3000:]}"
