@@ -66,11 +66,12 @@ def _readme_paths(session):
 
 def pytest_collection_finish(session):
     # The README paths (fresh training processes, minutes of CPU) start now, in the
-    # background, one at a time: they use the core that the in-process tests leave idle
-    # and are done before tests/test_readme_paths.py asks for them.
+    # background. Beside other tests, one at a time: they use the core that the in-process
+    # tests leave idle and are done before tests/test_readme_paths.py asks for them.
     module = _readme_paths(session)
     if module is not None and not session.config.option.collectonly:
-        module.BACKGROUND.start(workers=1)
+        others = any(getattr(i, "module", None) is not module for i in session.items)
+        module.BACKGROUND.start(workers=1 if others else 2)
 
 
 def pytest_sessionfinish(session):

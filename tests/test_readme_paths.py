@@ -127,10 +127,10 @@ def _priority(name: str) -> int:
 class Background:
     """The README paths, run in a background thread pool as fresh processes.
 
-    ``tests/conftest.py`` starts them with one worker as soon as the tests are collected,
-    so that they use the core the in-process tests leave idle; run alone, this module starts
-    them with two workers (two at a time on 2 cores: three measured slower, 316 s against
-    213 s). Each test waits for its own path's outcome.
+    ``tests/conftest.py`` starts them as soon as the tests are collected: beside other
+    tests with one worker, so that they use the core the in-process tests leave idle; alone
+    with two (two at a time on 2 cores: three measured slower, 316 s against 213 s). Each
+    test waits for its own path's outcome.
     """
 
     def __init__(self):
@@ -262,9 +262,23 @@ def test_plain_training_writes_every_artefact_then_export(paths):
     # the recommended recipe trains the hierarchy and the regressor in one joint phase
     assert {r["phase"] for r in rows} == {"joint"}
     assert "embed_AV_T" in results[0].stdout and "f1_2" in results[0].stdout
+    # The export at its defaults: XLA, verified against Keras before it is published.
     report = json.loads(results[1].stdout[results[1].stdout.index("{") :])
     assert report["version"] == 1 and report["topology"] == "embed_AV_T"
-    assert (work / "serving" / "tfs2s" / "1" / "saved_model.pb").is_file()
+    assert report["signatures"] == ["serving_default", "translate"]
+    assert report["inputs"] == {"audio": 74}  # embed_AV_T reads audio alone at inference
+    assert "verify_run" in report["seconds"]
+    v1 = work / "serving" / "tfs2s" / "1"
+    for name in (
+        "saved_model.pb",
+        "variables",
+        "assets.extra/tf_serving_warmup_requests",
+        "assets.extra/tfs2s.json",
+    ):
+        assert (v1 / name).exists(), name
+    meta = json.loads((v1 / "assets.extra/tfs2s.json").read_text())
+    assert meta["jit_compile"] is True
+    assert meta["server_flags"] == ["--xla_cpu_compilation_enabled=true"]
 
 
 def test_training_from_a_prepared_one_shard_cache(paths):

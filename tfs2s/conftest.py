@@ -29,7 +29,7 @@ def tiny_export(tiny_run, tmp_path_factory):
     Exported without XLA: an XLA program of the unrolled LSTMs takes seconds to compile
     per batch size, and what these tests check does not depend on it. XLA exports are
     checked on stand-in models (serving/signatures_test) and end to end, verified against
-    Keras, by ``tests/test_export_cli.py``.
+    Keras, by the README-path tests (``tests/test_readme_paths.py``).
     """
     from tfs2s.serving.export import export_run
     from tfs2s.training.fit import TrainedModel
