@@ -251,20 +251,24 @@ def test_loaded_signature_rejects_bad_inputs_clearly(saved_t_v, case, signature)
     assert message in str(info.value)
 
 
+@pytest.fixture(scope="module")
+def server_session(saved_t_v):
+    """One model-server session of ``saved_t_v`` for the module (loading one takes ~1 s); a
+    rejected request leaves it serving, as the tests below check."""
+    session = testing.ModelServerSession(saved_t_v[0])
+    yield session
+    session.close()
+
+
 @pytest.mark.parametrize("case", sorted(BAD))
-def test_model_server_session_rejects_bad_inputs_clearly(saved_t_v, case):
+def test_model_server_session_rejects_bad_inputs_clearly(server_session, case):
     """No client-side shape check stands in front of the graph in TF-Serving."""
-    path, _ = saved_t_v
-    session = testing.ModelServerSession(path)
-    try:
-        change, message = BAD[case]
-        with pytest.raises(tf.errors.InvalidArgumentError) as info:
-            session.run(SERVING_DEFAULT, _bad_inputs(change))
-        assert message in str(info.value)
-        ok = session.run(SERVING_DEFAULT, _bad_inputs({}))
-        assert ok["sentiment"].shape == (2,)
-    finally:
-        session.close()
+    change, message = BAD[case]
+    with pytest.raises(tf.errors.InvalidArgumentError) as info:
+        server_session.run(SERVING_DEFAULT, _bad_inputs(change))
+    assert message in str(info.value)
+    ok = server_session.run(SERVING_DEFAULT, _bad_inputs({}))
+    assert ok["sentiment"].shape == (2,)
 
 
 @pytest.fixture(scope="module")
@@ -318,16 +322,11 @@ def test_loaded_signatures_reject_bad_values_naming_the_input(saved_t_v, saved_t
 
 
 @pytest.mark.parametrize("case", sorted(BAD_VALUES))
-def test_model_server_session_rejects_bad_values(saved_t_v, case):
-    path, _ = saved_t_v
-    session = testing.ModelServerSession(path)
-    try:
-        change, message = BAD_VALUES[case]
-        with pytest.raises(tf.errors.InvalidArgumentError) as info:
-            session.run(SERVING_DEFAULT, _bad_inputs(change))
-        assert message in str(info.value)
-    finally:
-        session.close()
+def test_model_server_session_rejects_bad_values(server_session, case):
+    change, message = BAD_VALUES[case]
+    with pytest.raises(tf.errors.InvalidArgumentError) as info:
+        server_session.run(SERVING_DEFAULT, _bad_inputs(change))
+    assert message in str(info.value)
 
 
 def test_metadata_is_kept_in_the_saved_model(saved_t_v):
