@@ -12,7 +12,8 @@ one epoch.
 
 The README's quickstart and its joint-mode example take one path (the recommended recipe
 trains jointly with a cycle loss; the example only sets its weight), so one run of the
-example serves both, and the export reads that run.
+example serves both, and the export reads that run. Likewise one run trains from the
+prepared cache under ``--strategy mirrored``: both crashes' paths at once.
 
 The paths run as separate processes in the background (:class:`Background`): in the whole
 suite they start as soon as the tests are collected and run beside the in-process tests;
@@ -77,7 +78,9 @@ def _chains(d: dict[str, Path], space: Path) -> dict[str, list[list[str]]]:
                 str(d["plain"] / "serving"),
             ],
         ],
-        # README "Data": tfs2s data prepare --out cache/, then train from the cache.
+        # README "Data": tfs2s data prepare --out cache/, then train from the cache, with
+        # README "Several GPUs" / docs/distributed.md: mirrored over two logical CPUs (one
+        # run for both paths).
         "cache": [
             [
                 "-m",
@@ -91,13 +94,8 @@ def _chains(d: dict[str, Path], space: Path) -> dict[str, list[list[str]]]:
                 "--out",
                 str(d["cache"] / "cache"),
             ],
-            ["train.py", "--topology", "T_A", "--data", str(d["cache"] / "cache"), *SMALL]
-            + ["--out", str(d["cache"] / "run")],
-        ],
-        # README "Several GPUs" / docs/distributed.md: mirrored over two logical CPUs.
-        "mirrored": [
-            ["train.py", "--topology", "T_V", "--strategy", "mirrored", "--cpu-devices", "2"]
-            + [*SMALL, "--out", str(d["mirrored"] / "run")],
+            ["train.py", "--topology", "T_V", "--data", str(d["cache"] / "cache"), *SMALL]
+            + ["--strategy", "mirrored", "--cpu-devices", "2", "--out", str(d["cache"] / "run")],
         ],
         # README "Hyper-parameter search", then train.py --config best_config.yaml.
         "tune": [
@@ -121,7 +119,7 @@ def _chains(d: dict[str, Path], space: Path) -> dict[str, list[list[str]]]:
 
 def _priority(name: str) -> int:
     """Start order: the chains that take longest first (embed_AV_T traces the largest graph)."""
-    return ["plain", "tune", "paper", "mirrored", "cache"].index(name)
+    return ["plain", "tune", "cache", "paper"].index(name)
 
 
 class Background:
@@ -148,7 +146,7 @@ class Background:
         self.root = Path(tempfile.mkdtemp(prefix="tfs2s-readme-paths-"))
         space = self.root / "space.yaml"
         space.write_text(SPACE)
-        self.dirs = {n: self.root / n for n in ("plain", "cache", "mirrored", "tune", "paper")}
+        self.dirs = {n: self.root / n for n in ("plain", "cache", "tune", "paper")}
         for path in self.dirs.values():
             path.mkdir()
         chains = _chains(self.dirs, space)
@@ -285,12 +283,13 @@ def test_training_from_a_prepared_one_shard_cache(paths):
     work, _ = _ok(paths, "cache", 2)
     shards = sorted(p.name for p in (work / "cache").glob("train-*.tfrecord"))
     assert shards == ["train-00000-of-00001.tfrecord"]  # one shard: the layout that crashed
-    params, _ = _check_run(work / "run", "T_A")
+    params, _ = _check_run(work / "run", "T_V")
     assert params["data"]["path"] == str(work / "cache")
 
 
 def test_mirrored_on_two_logical_cpus_at_the_default_batch(paths):
-    work, results = _ok(paths, "mirrored", 1)
+    # The cache path's run (see above): mirrored, two logical CPUs.
+    work, _ = _ok(paths, "cache", 2)
     params, _ = _check_run(work / "run", "T_V")
     assert params["train"]["strategy"] == "mirrored"
 
