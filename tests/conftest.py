@@ -1,6 +1,13 @@
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,25 +63,86 @@ def tiny_args():
     return list(TINY)
 
 
-def _readme_paths(session):
-    """tests/test_readme_paths.py as imported for ``session``, or None when not collected."""
-    module = sys.modules.get("test_readme_paths")
-    if module is None or not any(getattr(i, "module", None) is module for i in session.items):
-        return None
-    return module
+class Background:
+    """Jobs of fresh processes that start as soon as the tests are collected and run in a
+    background thread, beside the in-process tests, which leave one of the two cores idle.
+
+    A test module lists its jobs in ``BACKGROUND_JOBS``: job name -> (names of the tests
+    that need it, ``job(work_dir) -> result``). :func:`pytest_collection_finish` queues the
+    jobs of the selected tests in the order of the tests; a test asks for its job's result
+    with :meth:`result` (which runs the job then and there when nothing queued it). Beside
+    other tests one job runs at a time; alone, two (three TensorFlow trainings at once on
+    2 cores measured slower than two: 316 s against 213 s). Processes started through
+    :meth:`popen` are killed by pid at the end of the session.
+    """
+
+    def __init__(self):
+        self._root: Path | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._futures: dict[str, Future] = {}
+        self._procs: set[subprocess.Popen] = set()
+        self._lock = threading.Lock()
+        self._stopped = False
+
+    def start(self, jobs: dict[str, Callable[[Path], Any]], workers: int) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="background")
+        for name, job in jobs.items():
+            self._futures[name] = self._pool.submit(job, self._work_dir(name))
+
+    def result(self, name: str, job: Callable[[Path], Any]) -> Any:
+        """The result of job ``name`` (waiting for it), or of ``job`` run now if not queued."""
+        if name not in self._futures:
+            return job(self._work_dir(name))
+        return self._futures[name].result()
+
+    def popen(self, args, **kwargs) -> subprocess.Popen | None:
+        """``subprocess.Popen(args, **kwargs)``, killed at the end of the session; None once
+        the session is ending."""
+        with self._lock:
+            if self._stopped:
+                return None
+            proc = subprocess.Popen(args, **kwargs)
+            self._procs.add(proc)
+            return proc
+
+    def stop(self) -> None:
+        """Kill what still runs (by pid), drop the jobs not started, remove their outputs."""
+        with self._lock:
+            self._stopped = True
+            for proc in self._procs:
+                if proc.poll() is None:
+                    proc.kill()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._root is not None:
+            shutil.rmtree(self._root, ignore_errors=True)
+
+    def _work_dir(self, name: str) -> Path:
+        with self._lock:
+            if self._root is None:
+                self._root = Path(tempfile.mkdtemp(prefix="tfs2s-tests-"))
+        work = self._root / name.replace("/", "-")
+        work.mkdir()
+        return work
+
+
+#: The session's background jobs (see :class:`Background`).
+BACKGROUND = Background()
 
 
 def pytest_collection_finish(session):
-    # The README paths (fresh training processes, minutes of CPU) start now, in the
-    # background. Beside other tests, one at a time: they use the core that the in-process
-    # tests leave idle and are done before tests/test_readme_paths.py asks for them.
-    module = _readme_paths(session)
-    if module is not None and not session.config.option.collectonly:
-        others = any(getattr(i, "module", None) is not module for i in session.items)
-        module.BACKGROUND.start(workers=1 if others else 2)
+    if session.config.option.collectonly:
+        return
+    jobs, in_process = {}, False
+    for item in session.items:
+        listed = getattr(getattr(item, "module", None), "BACKGROUND_JOBS", {})
+        needed = {n: job for n, (tests, job) in listed.items() if item.originalname in tests}
+        in_process |= not needed
+        for name, job in needed.items():
+            jobs.setdefault(name, job)
+    if jobs:
+        BACKGROUND.start(jobs, workers=1 if in_process else 2)
 
 
 def pytest_sessionfinish(session):
-    module = sys.modules.get("test_readme_paths")
-    if module is not None:
-        module.BACKGROUND.stop()
+    BACKGROUND.stop()

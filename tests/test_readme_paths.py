@@ -15,26 +15,21 @@ trains jointly with a cycle loss; the example only sets its weight), so one run 
 example serves both, and the export reads that run. Likewise one run trains from the
 prepared cache under ``--strategy mirrored``: both crashes' paths at once.
 
-The paths run as separate processes in the background (:class:`Background`): in the whole
-suite they start as soon as the tests are collected and run beside the in-process tests;
-each test here waits for the outcome of its own path.
+The paths are background jobs (``BACKGROUND_JOBS``, see ``tests/conftest.py``'s
+``Background``): fresh processes that start as soon as the tests are collected and run
+beside the in-process tests; each test here waits for the outcome of its own path.
 """
 
 import csv
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import pytest
 import yaml
-from conftest import ROOT
+from conftest import BACKGROUND, ROOT
 
 from tfs2s.config import load_recipe
 from tfs2s.training.metrics import METRIC_KEYS
@@ -60,22 +55,25 @@ train.learning_rate: null
 """
 
 
-def _chains(d: dict[str, Path], space: Path) -> dict[str, list[list[str]]]:
-    """name -> the commands of that README/docs path, in order, working in ``d[name]``."""
+def _steps(name: str, work: Path) -> list[list[str]]:
+    """The commands of README/docs path ``name``, in order, working in ``work``."""
+    space = work / "space.yaml"
+    if name == "tune":
+        space.write_text(SPACE)
     return {
         # README quickstart and "Training"'s joint example (one path: the recommended recipe
         # is joint mode with a cycle loss), then "Serving": python export/export.py --run ...
         "plain": [
             ["train.py", "--topology", "embed_AV_T", "--set", "train.mode=joint"]
-            + ["--set", "train.cycle_weight=0.5", *SMALL, "--out", str(d["plain"] / "run")],
+            + ["--set", "train.cycle_weight=0.5", *SMALL, "--out", str(work / "run")],
             [
                 "export/export.py",
                 "--run",
-                str(d["plain"] / "run"),
+                str(work / "run"),
                 "--name",
                 "tfs2s",
                 "--out",
-                str(d["plain"] / "serving"),
+                str(work / "serving"),
             ],
         ],
         # README "Data": tfs2s data prepare --out cache/, then train from the cache, with
@@ -92,135 +90,89 @@ def _chains(d: dict[str, Path], space: Path) -> dict[str, list[list[str]]]:
                 "--set",
                 "data.max_seq_len=5",
                 "--out",
-                str(d["cache"] / "cache"),
+                str(work / "cache"),
             ],
-            ["train.py", "--topology", "T_V", "--data", str(d["cache"] / "cache"), *SMALL]
-            + ["--strategy", "mirrored", "--cpu-devices", "2", "--out", str(d["cache"] / "run")],
+            ["train.py", "--topology", "T_V", "--data", str(work / "cache"), *SMALL]
+            + ["--strategy", "mirrored", "--cpu-devices", "2", "--out", str(work / "run")],
         ],
         # README "Hyper-parameter search", then train.py --config best_config.yaml.
         "tune": [
             ["train.py", "--topology", "T_V", "--tune", "random", "--max-trials", "2"]
-            + ["--tune-dir", str(d["tune"] / "search"), "--space", str(space), *SMALL],
+            + ["--tune-dir", str(work / "search"), "--space", str(space), *SMALL],
             [
                 "train.py",
                 "--config",
-                str(d["tune"] / "search" / "best_config.yaml"),
+                str(work / "search" / "best_config.yaml"),
                 "--out",
-                str(d["tune"] / "run"),
+                str(work / "run"),
             ],
         ],
         # README "Paper tables": one table, the first of its rows (--shard 1/3), one seed.
         "paper": [
             ["-m", "tfs2s.cli", "experiments", "paper", "--tables", "unimodal"]
-            + ["--shard", "1/3", "--seeds", "1", *SMALL, "--out", str(d["paper"] / "out")],
+            + ["--shard", "1/3", "--seeds", "1", *SMALL, "--out", str(work / "out")],
         ],
-    }
+    }[name]
 
 
-def _priority(name: str) -> int:
-    """Start order: the chains that take longest first (embed_AV_T traces the largest graph)."""
-    return ["plain", "tune", "cache", "paper"].index(name)
+def _path(name: str):
+    """The background job of path ``name``: its work directory and each step's outcome."""
 
-
-class Background:
-    """The README paths, run in a background thread pool as fresh processes.
-
-    ``tests/conftest.py`` starts them as soon as the tests are collected: beside other
-    tests with one worker, so that they use the core the in-process tests leave idle; alone
-    with two (two at a time on 2 cores: three measured slower, 316 s against 213 s). Each
-    test waits for its own path's outcome.
-    """
-
-    def __init__(self):
-        self.root: Path | None = None
-        self.dirs: dict[str, Path] = {}
-        self._futures = {}
-        self._pool = None
-        self._procs: set[subprocess.Popen] = set()
-        self._lock = threading.Lock()
-        self._stopped = False
-
-    def start(self, workers: int) -> None:
-        if self._pool is not None:
-            return
-        self.root = Path(tempfile.mkdtemp(prefix="tfs2s-readme-paths-"))
-        space = self.root / "space.yaml"
-        space.write_text(SPACE)
-        self.dirs = {n: self.root / n for n in ("plain", "cache", "tune", "paper")}
-        for path in self.dirs.values():
-            path.mkdir()
-        chains = _chains(self.dirs, space)
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="readme-path")
-        for name in sorted(chains, key=_priority):
-            self._futures[name] = self._pool.submit(self._chain, chains[name], name)
-
-    def result(self, name: str) -> tuple[Path, list[subprocess.CompletedProcess]]:
-        """(work directory, [CompletedProcess of each step run]) of path ``name``."""
-        return self.dirs[name], self._futures[name].result()
-
-    def stop(self) -> None:
-        """Kill what still runs (by pid), drop what has not started, remove the outputs."""
-        if self._pool is None:
-            return
-        with self._lock:
-            self._stopped = True
-            for proc in self._procs:
-                proc.kill()
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        shutil.rmtree(self.root, ignore_errors=True)
-
-    def _chain(self, steps, name: str) -> list[subprocess.CompletedProcess]:
-        """Run ``steps`` in order, stopping at the first failure."""
+    def job(work: Path) -> tuple[Path, list[subprocess.CompletedProcess]]:
         results = []
-        for i, args in enumerate(steps):
-            results.append(self._run(args, self.dirs[name] / f"{name}-{i}.log", timeout=400))
+        for i, args in enumerate(_steps(name, work)):
+            results.append(_run(args, work / f"{name}-{i}.log", timeout=400))
             if results[-1].returncode != 0:
-                break
-        return results
+                break  # a chain stops at its first failure
+        return work, results
 
-    def _run(self, args, log: Path, timeout: float) -> subprocess.CompletedProcess:
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
-        for name in ("TF_CONFIG", "TFS2S_CPU_DEVICES", "TF_CPP_MIN_LOG_LEVEL"):
-            env.pop(name, None)
-        with self._lock:
-            if self._stopped:
-                return subprocess.CompletedProcess(args, -1, "", "stopped before it started")
-            start = time.monotonic()
-            proc = subprocess.Popen(
-                [sys.executable, *args],
-                cwd=ROOT,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                env=env,
-            )
-            self._procs.add(proc)
-        try:
-            stdout, stderr = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            stdout, stderr = proc.communicate()
-            stderr += f"\n(killed after {timeout} s)"
-        finally:
-            with self._lock:
-                self._procs.discard(proc)
-        took = time.monotonic() - start
-        log.write_text(f"$ {' '.join(args)}\n({took:.1f} s)\n{stdout}\n{stderr}")
-        return subprocess.CompletedProcess(args, proc.returncode, stdout, stderr)
+    return job
 
 
-BACKGROUND = Background()
+def _run(args, log: Path, timeout: float) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    for name in ("TF_CONFIG", "TFS2S_CPU_DEVICES", "TF_CPP_MIN_LOG_LEVEL"):
+        env.pop(name, None)
+    start = time.monotonic()
+    proc = BACKGROUND.popen(
+        [sys.executable, *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    if proc is None:
+        return subprocess.CompletedProcess(args, -1, "", "not started: the session is ending")
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        stdout, stderr = proc.communicate()
+        stderr += f"\n(killed after {timeout} s)"
+    took = time.monotonic() - start
+    log.write_text(f"$ {' '.join(args)}\n({took:.1f} s)\n{stdout}\n{stderr}")
+    return subprocess.CompletedProcess(args, proc.returncode, stdout, stderr)
 
 
-@pytest.fixture(scope="module")
-def paths():
-    """The README paths' outcomes (started here unless tests/conftest.py already did)."""
-    BACKGROUND.start(workers=2)
-    return BACKGROUND
+#: Each path runs in the background from the start of the session (see tests/conftest.py).
+PATHS = {
+    "plain": (
+        "test_plain_training_writes_every_artefact_then_export",
+        "test_joint_mode_with_a_cycle_loss",
+    ),
+    "cache": (
+        "test_training_from_a_prepared_one_shard_cache",
+        "test_mirrored_on_two_logical_cpus_at_the_default_batch",
+    ),
+    "tune": ("test_a_two_trial_search_then_training_its_best_config",),
+    "paper": ("test_the_paper_runner_on_one_table",),
+}
+BACKGROUND_JOBS = {f"readme/{name}": (tests, _path(name)) for name, tests in PATHS.items()}
 
 
-def _ok(paths, name, steps):
-    work, results = paths.result(name)
+def _ok(name, steps):
+    work, results = BACKGROUND.result(f"readme/{name}", _path(name))
     assert len(results) == steps, f"{name}: a step failed"
     for res in results:
         assert res.returncode == 0, f"{name}: {res.args}\n{res.stdout[-3000:]}{res.stderr[-3000:]}"
@@ -245,9 +197,9 @@ def _check_run(run: Path, topology: str, recipe: str = "recommended"):
     return params, metrics
 
 
-def test_plain_training_writes_every_artefact_then_export(paths):
+def test_plain_training_writes_every_artefact_then_export():
     # (Formerly tests/test_train_cli.py's one-epoch run: the same assertions, one run fewer.)
-    work, results = _ok(paths, "plain", 2)
+    work, results = _ok("plain", 2)
     out = work / "run"
     params, metrics = _check_run(out, "embed_AV_T")
     for name in ("params.yaml", "model.keras", "translator.keras", "metrics.json", "history.csv"):
@@ -279,31 +231,31 @@ def test_plain_training_writes_every_artefact_then_export(paths):
     assert meta["server_flags"] == ["--xla_cpu_compilation_enabled=true"]
 
 
-def test_training_from_a_prepared_one_shard_cache(paths):
-    work, _ = _ok(paths, "cache", 2)
+def test_training_from_a_prepared_one_shard_cache():
+    work, _ = _ok("cache", 2)
     shards = sorted(p.name for p in (work / "cache").glob("train-*.tfrecord"))
     assert shards == ["train-00000-of-00001.tfrecord"]  # one shard: the layout that crashed
     params, _ = _check_run(work / "run", "T_V")
     assert params["data"]["path"] == str(work / "cache")
 
 
-def test_mirrored_on_two_logical_cpus_at_the_default_batch(paths):
+def test_mirrored_on_two_logical_cpus_at_the_default_batch():
     # The cache path's run (see above): mirrored, two logical CPUs.
-    work, _ = _ok(paths, "cache", 2)
+    work, _ = _ok("cache", 2)
     params, _ = _check_run(work / "run", "T_V")
     assert params["train"]["strategy"] == "mirrored"
 
 
-def test_joint_mode_with_a_cycle_loss(paths):
+def test_joint_mode_with_a_cycle_loss():
     # README "Training": the joint example's run, also the quickstart's (see the docstring).
-    work, _ = _ok(paths, "plain", 2)
+    work, _ = _ok("plain", 2)
     params, _ = _check_run(work / "run", "embed_AV_T")
     assert params["train"]["mode"] == "joint"
     assert params["train"]["cycle_weight"] == 0.5
 
 
-def test_a_two_trial_search_then_training_its_best_config(paths):
-    work, _ = _ok(paths, "tune", 2)
+def test_a_two_trial_search_then_training_its_best_config():
+    work, _ = _ok("tune", 2)
     rows = (work / "search" / "trials.csv").read_text().splitlines()
     assert len(rows) == 3  # header + 2 trials
     params, _ = _check_run(work / "run", "T_V")
@@ -311,8 +263,8 @@ def test_a_two_trial_search_then_training_its_best_config(paths):
     assert params["model"] == best["model"]
 
 
-def test_the_paper_runner_on_one_table(paths):
-    work, results = _ok(paths, "paper", 1)
+def test_the_paper_runner_on_one_table():
+    work, results = _ok("paper", 1)
     out = work / "out"
     for name in ("results.csv", "results.md"):
         assert (out / name).is_file(), name

@@ -1,7 +1,8 @@
 """End-to-end keras-tuner searches: ``train.py --tune`` and ``tfs2s tune``.
 
 Single-process searches run in this process through the CLI's ``main``; the distributed
-search runs a chief and two workers as local processes on 127.0.0.1.
+search runs a chief and two workers as local processes on 127.0.0.1, a background job
+(see tests/conftest.py) that starts when the tests are collected.
 """
 
 import csv
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import BACKGROUND
 
 from tfs2s.cli import build_parser, config_from_args, main
 from tfs2s.config import load_yaml
@@ -129,25 +131,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-DISTRIBUTED = "test_a_chief_and_two_workers_run_every_trial_once"
+def _distributed_search(work: Path) -> dict:
+    """Background job: a chief and two workers of one search, waited for.
 
-
-@pytest.fixture(scope="module", autouse=True)
-def distributed_search(request, tmp_path_factory):
-    """A chief and two workers of one search, started before this module's other tests.
-
-    The chief idles most of the search (it serves the oracle, and keras-tuner's chief
-    looks again only every 20 s for the last worker once the first is told to stop), so
-    the in-process searches run meanwhile; :data:`DISTRIBUTED` waits for it and checks it.
-    Nothing starts when that test is not selected.
+    The chief idles most of the search (it serves the oracle, and keras-tuner's chief looks
+    again only every 20 s for the last worker once the first is told to stop): as a
+    background job (see tests/conftest.py) that wait passes beside the in-process tests.
     """
-    if not any(item.name == DISTRIBUTED for item in request.session.items):
-        yield None
-        return
-    tmp_path = tmp_path_factory.mktemp("distributed")
-    space = tmp_path / "space.yaml"
+    space = work / "space.yaml"
     space.write_text(SPACE)
-    directory = tmp_path / "search"
+    directory = work / "search"
     port = str(free_port())
     cmd = [sys.executable, "-m", "tfs2s.cli"]
     cmd += tune_args(
@@ -165,31 +158,44 @@ def distributed_search(request, tmp_path_factory):
                 KERASTUNER_ORACLE_PORT=port,
             )
             env.pop("TF_CONFIG", None)
-            logs.append(tmp_path / f"{tuner_id}.log")
-            procs.append(
-                subprocess.Popen(
-                    cmd, cwd=ROOT, env=env, stdout=logs[-1].open("w"), stderr=subprocess.STDOUT
+            logs.append(work / f"{tuner_id}.log")
+            with logs[-1].open("w") as out:
+                proc = BACKGROUND.popen(
+                    cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
                 )
-            )
-        yield {"directory": directory, "procs": procs, "logs": logs}
+            if proc is None:
+                pytest.fail("not started: the session is ending")
+            procs.append(proc)
+        deadline = time.monotonic() + 300
+        for p in procs:
+            p.wait(timeout=max(deadline - time.monotonic(), 0.1))
+    except subprocess.TimeoutExpired:
+        pytest.fail("the distributed search was still running after 300 s")
     finally:
         for p in procs:
             if p.poll() is None:
                 p.kill()
                 p.wait()
+    return {
+        "directory": directory,
+        "codes": [p.returncode for p in procs],
+        "output": [log.read_text() for log in logs],
+    }
+
+
+BACKGROUND_JOBS = {
+    "tuning/distributed": (
+        ("test_a_chief_and_two_workers_run_every_trial_once",),
+        _distributed_search,
+    )
+}
 
 
 @pytest.mark.multiprocess
-def test_a_chief_and_two_workers_run_every_trial_once(distributed_search):
-    directory, procs, logs = (distributed_search[k] for k in ("directory", "procs", "logs"))
-    deadline = time.monotonic() + 300
-    try:
-        for p in procs:
-            p.wait(timeout=max(deadline - time.monotonic(), 0.1))
-    except subprocess.TimeoutExpired:
-        pytest.fail("the distributed search was still running after 300 s")
-    output = [log.read_text() for log in logs]
-    assert [p.returncode for p in procs] == [0, 0, 0], "\n".join(o[-2000:] for o in output)
+def test_a_chief_and_two_workers_run_every_trial_once():
+    search = BACKGROUND.result("tuning/distributed", _distributed_search)
+    directory, output = search["directory"], search["output"]
+    assert search["codes"] == [0, 0, 0], "\n".join(o[-2000:] for o in output)
     assert "chief serving the oracle on 127.0.0.1:" in output[0]
     assert all("done; the chief writes the results" in o for o in output[1:])
     rows = trials(directory)
