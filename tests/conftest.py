@@ -41,11 +41,17 @@ RUN_FILES = {
     "logs",
 }
 
+#: What every exported SavedModel version directory holds.
+VERSION_FILES = (
+    "saved_model.pb",
+    "variables",
+    "assets.extra/tf_serving_warmup_requests",
+    "assets.extra/tfs2s.json",
+)
+
 
 def run_cli(args, cwd=None, timeout=600, env=None):
     """Run ``python <args>`` from the repo root in a fresh process; returns CompletedProcess."""
-    import subprocess
-
     full_env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
     full_env.update(env or {})
     return subprocess.run(

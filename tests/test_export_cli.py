@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import run_cli
+from conftest import VERSION_FILES, run_cli
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
@@ -40,12 +40,7 @@ def test_export_script_then_tfs2s_export_then_models_config(run_dir, tmp_path, c
     assert report["inputs"] == {"text": 300}
     assert "verify_run" not in report["seconds"]
     v1 = out / "tfs2s" / "1"
-    for name in (
-        "saved_model.pb",
-        "variables",
-        "assets.extra/tf_serving_warmup_requests",
-        "assets.extra/tfs2s.json",
-    ):
+    for name in VERSION_FILES:
         assert (v1 / name).exists(), name
     meta = json.loads((v1 / "assets.extra/tfs2s.json").read_text())
     assert meta["jit_compile"] is False and meta["server_flags"] == []

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 import yaml
-from conftest import BACKGROUND, ROOT
+from conftest import BACKGROUND, ROOT, VERSION_FILES
 
 from tfs2s.config import load_recipe
 from tfs2s.training.metrics import METRIC_KEYS
@@ -219,12 +219,7 @@ def test_plain_training_writes_every_artefact_then_export():
     assert report["inputs"] == {"audio": 74}  # embed_AV_T reads audio alone at inference
     assert "verify_run" in report["seconds"]
     v1 = work / "serving" / "tfs2s" / "1"
-    for name in (
-        "saved_model.pb",
-        "variables",
-        "assets.extra/tf_serving_warmup_requests",
-        "assets.extra/tfs2s.json",
-    ):
+    for name in VERSION_FILES:
         assert (v1 / name).exists(), name
     meta = json.loads((v1 / "assets.extra/tfs2s.json").read_text())
     assert meta["jit_compile"] is True
