@@ -10,14 +10,13 @@ they start as soon as the tests are collected, beside the in-process tests.
 import csv
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import BACKGROUND, RUN_FILES
+from conftest import BACKGROUND, RUN_FILES, free_port, wait_all
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = [
@@ -40,12 +39,6 @@ TINY = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start(args, log: Path, **env) -> subprocess.Popen:
     full_env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
     for name in ("TF_CONFIG", "TFS2S_CPU_DEVICES"):
@@ -62,22 +55,6 @@ def start(args, log: Path, **env) -> subprocess.Popen:
     if proc is None:
         pytest.fail("not started: the session is ending")
     return proc
-
-
-def wait_all(procs, timeout):
-    """Wait for every process; kill (by pid) and fail on overrun."""
-    deadline = time.monotonic() + timeout
-    try:
-        for p in procs:
-            p.wait(timeout=max(deadline - time.monotonic(), 0.1))
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"processes still running after {timeout} s")
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    return [p.returncode for p in procs]
 
 
 def history(run_dir):

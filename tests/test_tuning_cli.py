@@ -8,14 +8,12 @@ search runs a chief and two workers as local processes on 127.0.0.1, a backgroun
 import csv
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from conftest import BACKGROUND
+from conftest import BACKGROUND, free_port, wait_all
 
 from tfs2s.cli import build_parser, config_from_args, main
 from tfs2s.config import load_yaml
@@ -125,12 +123,6 @@ def test_multiworker_strategy_is_refused_for_searches(tmp_path, capsys):
     assert "distributed search" in capsys.readouterr().err
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _distributed_search(work: Path) -> dict:
     """Background job: a chief and two workers of one search, waited for.
 
@@ -147,38 +139,26 @@ def _distributed_search(work: Path) -> dict:
         "baseline_T", directory, "--max-trials", "3", "--space", str(space), "--epochs", "1"
     )
     procs, logs = [], []
-    try:
-        for tuner_id in ("chief", "tuner0", "tuner1"):
-            env = dict(
-                os.environ,
-                PYTHONPATH=str(ROOT),
-                TF_CPP_MIN_LOG_LEVEL="2",
-                KERASTUNER_TUNER_ID=tuner_id,
-                KERASTUNER_ORACLE_IP="127.0.0.1",
-                KERASTUNER_ORACLE_PORT=port,
-            )
-            env.pop("TF_CONFIG", None)
-            logs.append(work / f"{tuner_id}.log")
-            with logs[-1].open("w") as out:
-                proc = BACKGROUND.popen(
-                    cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-                )
-            if proc is None:
-                pytest.fail("not started: the session is ending")
-            procs.append(proc)
-        deadline = time.monotonic() + 300
-        for p in procs:
-            p.wait(timeout=max(deadline - time.monotonic(), 0.1))
-    except subprocess.TimeoutExpired:
-        pytest.fail("the distributed search was still running after 300 s")
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+    for tuner_id in ("chief", "tuner0", "tuner1"):
+        env = dict(
+            os.environ,
+            PYTHONPATH=str(ROOT),
+            TF_CPP_MIN_LOG_LEVEL="2",
+            KERASTUNER_TUNER_ID=tuner_id,
+            KERASTUNER_ORACLE_IP="127.0.0.1",
+            KERASTUNER_ORACLE_PORT=port,
+        )
+        env.pop("TF_CONFIG", None)
+        logs.append(work / f"{tuner_id}.log")
+        with logs[-1].open("w") as out:
+            proc = BACKGROUND.popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        if proc is None:  # the session is ending: it kills those already started
+            pytest.fail("not started: the session is ending")
+        procs.append(proc)
+    codes = wait_all(procs, timeout=300)
     return {
         "directory": directory,
-        "codes": [p.returncode for p in procs],
+        "codes": codes,
         "output": [log.read_text() for log in logs],
     }
 
