@@ -2,20 +2,21 @@
 MultiWorkerMirroredStrategy workers as local processes on 127.0.0.1.
 
 Every process is a fresh ``train.py`` (logical devices and collectives are configured
-before TensorFlow starts), bounded by a timeout and killed by pid if it overruns.
+before TensorFlow starts), bounded by a timeout and killed by pid if it overruns. The
+default tests' processes are background jobs (``BACKGROUND_JOBS``, see tests/conftest.py):
+they start as soon as the tests are collected, beside the in-process tests.
 """
 
 import csv
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import RUN_FILES
+from conftest import BACKGROUND, RUN_FILES, free_port, wait_all
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = [
@@ -27,6 +28,8 @@ TINY = [
     "--set",
     "data.synthetic_segments=120",
     "--set",
+    "data.max_seq_len=5",
+    "--set",
     "model.hidden=4",
     "--set",
     "model.regressor_hidden=4",
@@ -36,40 +39,22 @@ TINY = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start(args, log: Path, **env) -> subprocess.Popen:
     full_env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
     for name in ("TF_CONFIG", "TFS2S_CPU_DEVICES"):
         full_env.pop(name, None)
     full_env.update(env)
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "train.py"), *args],
-        cwd=ROOT,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        env=full_env,
-    )
-
-
-def wait_all(procs, timeout):
-    """Wait for every process; kill (by pid) and fail on overrun."""
-    deadline = time.monotonic() + timeout
-    try:
-        for p in procs:
-            p.wait(timeout=max(deadline - time.monotonic(), 0.1))
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"processes still running after {timeout} s")
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    return [p.returncode for p in procs]
+    with log.open("w") as out:
+        proc = BACKGROUND.popen(
+            [sys.executable, str(ROOT / "train.py"), *args],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=full_env,
+        )
+    if proc is None:
+        pytest.fail("not started: the session is ending")
+    return proc
 
 
 def history(run_dir):
@@ -81,6 +66,7 @@ class Cluster:
     """Two MultiWorkerMirroredStrategy workers of one run, each in its own process."""
 
     def __init__(self, tmp_path: Path, out: Path, args, name: str):
+        self.out = out
         ports = [free_port(), free_port()]
         cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
         self.logs = [tmp_path / f"{name}-worker{i}.log" for i in range(2)]
@@ -102,6 +88,44 @@ class Cluster:
         return self.logs[i].read_text()
 
 
+def _one_global_batch() -> list[str]:
+    """TINY's arguments for one epoch of one global batch holding the whole train split."""
+    from tfs2s.config import DataConfig
+    from tfs2s.data.sources import load_source
+
+    train = load_source(DataConfig(synthetic_segments=120, max_seq_len=5)).num_examples("train")
+    return [*TINY, "--epochs", "1", "--batch-size", str(train)]
+
+
+def _mirrored_two_replicas(work: Path) -> Path:
+    """Background job: the two-replica run (a fresh process, so that its logical CPUs are set
+    before TensorFlow starts); returns its run directory."""
+    args = [*_one_global_batch(), "--strategy", "mirrored", "--out", str(work / "r2")]
+    proc = start(args, work / "r2.log", TFS2S_CPU_DEVICES="2")
+    (code,) = wait_all([proc], timeout=240)
+    assert code == 0, (work / "r2.log").read_text()[-3000:]
+    return work / "r2"
+
+
+def _two_workers(work: Path) -> Cluster:
+    """Background job: a two-worker run of one epoch, waited for."""
+    cluster = Cluster(work, work / "run", ["--epochs", "1"], "ok")
+    cluster.codes = wait_all(cluster.procs, timeout=240)
+    return cluster
+
+
+BACKGROUND_JOBS = {
+    "distributed/mirrored": (
+        ("test_mirrored_two_replicas_match_one_replica_on_the_same_global_batch",),
+        _mirrored_two_replicas,
+    ),
+    "distributed/two-workers": (
+        ("test_two_workers_finish_a_run_and_only_the_chief_writes_it",),
+        _two_workers,
+    ),
+}
+
+
 def test_mirrored_two_replicas_match_one_replica_on_the_same_global_batch(tmp_path):
     # One global batch per epoch holding the whole train split, split in halves over two
     # replicas: the loss and the update must not depend on the replica count. (With several
@@ -109,39 +133,28 @@ def test_mirrored_two_replicas_match_one_replica_on_the_same_global_batch(tmp_pa
     # multi-device strategy, see the issue report: Keras opens and drops an iterator of the
     # repeated, reshuffled dataset to build the model, and its prefetching may draw the next
     # epoch's shuffle seed.)
-    from tfs2s.config import DataConfig
-    from tfs2s.data.sources import load_source
+    # The two-replica run is a background job; the one-replica run is this process's,
+    # undistributed (``--strategy one``): the reference a mirrored run must match.
+    from tfs2s.cli import main
 
-    train = load_source(DataConfig(synthetic_segments=120)).num_examples("train")
-    args = [*TINY, "--epochs", "1", "--strategy", "mirrored", "--batch-size", str(train)]
-    procs = [
-        start(
-            [*args, "--out", str(tmp_path / f"r{n}")],
-            tmp_path / f"r{n}.log",
-            TFS2S_CPU_DEVICES=str(n),
-        )
-        for n in (1, 2)
-    ]
-    codes = wait_all(procs, timeout=240)
-    assert codes == [0, 0], (tmp_path / "r1.log").read_text()[-3000:] + (
-        tmp_path / "r2.log"
-    ).read_text()[-3000:]
-    one, two = history(tmp_path / "r1"), history(tmp_path / "r2")
+    r1 = tmp_path / "r1"
+    assert main(["train", *_one_global_batch(), "--strategy", "one", "--out", str(r1)]) == 0
+    r2 = BACKGROUND.result("distributed/mirrored", _mirrored_two_replicas)
+    one, two = history(r1), history(r2)
     assert [r["phase"] for r in one] == ["translation", "regression"]
     for a, b in zip(one, two, strict=True):
         for key in ("loss", "val_loss"):
             assert float(b[key]) == pytest.approx(float(a[key]), rel=1e-4, abs=1e-5)
-    m1 = json.loads((tmp_path / "r1" / "metrics.json").read_text())
-    m2 = json.loads((tmp_path / "r2" / "metrics.json").read_text())
+    m1 = json.loads((r1 / "metrics.json").read_text())
+    m2 = json.loads((r2 / "metrics.json").read_text())
     assert m2["valid"]["mae"] == pytest.approx(m1["valid"]["mae"], rel=1e-4)
 
 
 @pytest.mark.multiprocess
-def test_two_workers_finish_a_run_and_only_the_chief_writes_it(tmp_path):
-    out = tmp_path / "run"
-    cluster = Cluster(tmp_path, out, ["--epochs", "1"], "ok")
-    codes = wait_all(cluster.procs, timeout=240)
-    assert codes == [0, 0], cluster.output(0)[-3000:] + cluster.output(1)[-3000:]
+def test_two_workers_finish_a_run_and_only_the_chief_writes_it():
+    cluster = BACKGROUND.result("distributed/two-workers", _two_workers)
+    out = cluster.out
+    assert cluster.codes == [0, 0], cluster.output(0)[-3000:] + cluster.output(1)[-3000:]
     assert {p.name for p in out.iterdir()} == RUN_FILES  # backups removed at the end
     assert [r["phase"] for r in history(out)] == ["translation", "regression"]
     # The worker wrote into its own temporary directory and removed it.

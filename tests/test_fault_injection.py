@@ -447,6 +447,10 @@ def test_a_single_shard_cache_streams_several_shuffled_epochs(tmp_path):
     assert sum(len(y) for y in labels) == 2 * n
 
 
+# The same crash path at the default batch size is in the default run:
+# tests/test_readme_paths.py::test_mirrored_on_two_logical_cpus_at_the_default_batch
+# (3 batches of 64, an epoch per compiled call, two logical CPUs).
+@pytest.mark.slow
 def test_mirrored_two_cpus_trains_several_batches_per_epoch(tmp_path):
     # ~6 batches of 16 in the epoch: Keras' multi-step loop (a whole epoch per call)
     # crashed on the distributed iterator in the first epoch.

@@ -6,12 +6,18 @@ Tiny one-batch runs hid two crashes that users met at the defaults: a whole epoc
 compiled call under ``--strategy mirrored``, and a one-shard prepared cache. These runs keep
 the defaults that matter (batch size, ``train.steps_per_execution``, shard layout) and cut
 only what does not change the code path: 400 synthetic segments (233 train = 3 batches of
-64 or 7 of 32, the last one odd so it splits unevenly over two replicas), 4 hidden units,
+64 or 7 of 32, the last one odd so it splits unevenly over two replicas), 5 words per
+segment (the unrolled LSTMs' graphs, and so their tracing, grow with it), 4 hidden units,
 one epoch.
 
-The independent paths start together as separate processes (two at a time on a 2-core
-machine, so TensorFlow's start-up of one overlaps the training of another); each test reads
-the outcome of its own path.
+The README's quickstart and its joint-mode example take one path (the recommended recipe
+trains jointly with a cycle loss; the example only sets its weight), so one run of the
+example serves both, and the export reads that run. Likewise one run trains from the
+prepared cache under ``--strategy mirrored``: both crashes' paths at once.
+
+The paths are background jobs (``BACKGROUND_JOBS``, see ``tests/conftest.py``'s
+``Background``): fresh processes that start as soon as the tests are collected and run
+beside the in-process tests; each test here waits for the outcome of its own path.
 """
 
 import csv
@@ -19,13 +25,11 @@ import json
 import os
 import subprocess
 import sys
-import threading
-from concurrent.futures import ThreadPoolExecutor
+import time
 from pathlib import Path
 
-import pytest
 import yaml
-from conftest import ROOT
+from conftest import BACKGROUND, ROOT, VERSION_FILES
 
 from tfs2s.config import load_recipe
 from tfs2s.training.metrics import METRIC_KEYS
@@ -37,6 +41,8 @@ SMALL = [
     "model.hidden=4",
     "--set",
     "model.regressor_hidden=4",
+    "--set",
+    "data.max_seq_len=5",
     "--epochs",
     "1",
 ]
@@ -49,56 +55,30 @@ train.learning_rate: null
 """
 
 
-def _run(args, log: Path, timeout: float) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    for name in ("TF_CONFIG", "TFS2S_CPU_DEVICES", "TF_CPP_MIN_LOG_LEVEL"):
-        env.pop(name, None)
-    res = subprocess.run(
-        [sys.executable, *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-    )
-    log.write_text(f"$ {' '.join(args)}\n{res.stdout}\n{res.stderr}")
-    return res
-
-
-def _chain(steps, log_dir: Path, name: str) -> list[subprocess.CompletedProcess]:
-    """Run ``steps`` in order, stopping at the first failure."""
-    results = []
-    for i, args in enumerate(steps):
-        results.append(_run(args, log_dir / f"{name}-{i}.log", timeout=400))
-        if results[-1].returncode != 0:
-            break
-    return results
-
-
-@pytest.fixture(scope="module")
-def paths(tmp_path_factory):
-    """Every README/docs path, run once; name -> (work directory, [CompletedProcess])."""
-    tmp = tmp_path_factory.mktemp("readme")
-    space = tmp / "space.yaml"
-    space.write_text(SPACE)
-    d = {name: tmp / name for name in ("plain", "cache", "mirrored", "joint", "tune", "paper")}
-    for path in d.values():
-        path.mkdir()
-    chains = {
-        # README quickstart, then "Serving": python export/export.py --run ... --out serving/
+def _steps(name: str, work: Path) -> list[list[str]]:
+    """The commands of README/docs path ``name``, in order, working in ``work``."""
+    space = work / "space.yaml"
+    if name == "tune":
+        space.write_text(SPACE)
+    return {
+        # README quickstart and "Training"'s joint example (one path: the recommended recipe
+        # is joint mode with a cycle loss), then "Serving": python export/export.py --run ...
         "plain": [
-            ["train.py", "--topology", "embed_AV_T", *SMALL, "--out", str(d["plain"] / "run")],
+            ["train.py", "--topology", "embed_AV_T", "--set", "train.mode=joint"]
+            + ["--set", "train.cycle_weight=0.5", *SMALL, "--out", str(work / "run")],
             [
                 "export/export.py",
                 "--run",
-                str(d["plain"] / "run"),
+                str(work / "run"),
                 "--name",
                 "tfs2s",
                 "--out",
-                str(d["plain"] / "serving"),
+                str(work / "serving"),
             ],
         ],
-        # README "Data": tfs2s data prepare --out cache/, then train from the cache.
+        # README "Data": tfs2s data prepare --out cache/, then train from the cache, with
+        # README "Several GPUs" / docs/distributed.md: mirrored over two logical CPUs (one
+        # run for both paths).
         "cache": [
             [
                 "-m",
@@ -107,63 +87,92 @@ def paths(tmp_path_factory):
                 "prepare",
                 "--set",
                 "data.synthetic_segments=400",
+                "--set",
+                "data.max_seq_len=5",
                 "--out",
-                str(d["cache"] / "cache"),
+                str(work / "cache"),
             ],
-            ["train.py", "--topology", "T_A", "--data", str(d["cache"] / "cache"), *SMALL]
-            + ["--out", str(d["cache"] / "run")],
-        ],
-        # README "Several GPUs" / docs/distributed.md: mirrored over two logical CPUs.
-        "mirrored": [
-            ["train.py", "--topology", "T_V", "--strategy", "mirrored", "--cpu-devices", "2"]
-            + [*SMALL, "--out", str(d["mirrored"] / "run")],
-        ],
-        # README "Training": joint mode with a cycle loss.
-        "joint": [
-            ["train.py", "--topology", "embed_AV_T", "--set", "train.mode=joint"]
-            + ["--set", "train.cycle_weight=0.5", *SMALL, "--out", str(d["joint"] / "run")],
+            ["train.py", "--topology", "T_V", "--data", str(work / "cache"), *SMALL]
+            + ["--strategy", "mirrored", "--cpu-devices", "2", "--out", str(work / "run")],
         ],
         # README "Hyper-parameter search", then train.py --config best_config.yaml.
         "tune": [
             ["train.py", "--topology", "T_V", "--tune", "random", "--max-trials", "2"]
-            + ["--tune-dir", str(d["tune"] / "search"), "--space", str(space), *SMALL],
+            + ["--tune-dir", str(work / "search"), "--space", str(space), *SMALL],
             [
                 "train.py",
                 "--config",
-                str(d["tune"] / "search" / "best_config.yaml"),
+                str(work / "search" / "best_config.yaml"),
                 "--out",
-                str(d["tune"] / "run"),
+                str(work / "run"),
             ],
         ],
         # README "Paper tables": one table, the first of its rows (--shard 1/3), one seed.
         "paper": [
             ["-m", "tfs2s.cli", "experiments", "paper", "--tables", "unimodal"]
-            + ["--shard", "1/3", "--seeds", "1", *SMALL, "--out", str(d["paper"] / "out")],
+            + ["--shard", "1/3", "--seeds", "1", *SMALL, "--out", str(work / "out")],
         ],
-    }
-    lock = threading.Lock()
-    results = {}
-
-    def work(name):
-        out = _chain(chains[name], d[name], name)
-        with lock:
-            results[name] = out
-
-    # Two at a time on 2 cores (three measured slower: 316 s against 213 s); the longest
-    # chains start first.
-    order = sorted(chains, key=_priority)
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        list(pool.map(work, order))
-    return {name: (d[name], results[name]) for name in chains}
+    }[name]
 
 
-def _priority(name: str) -> int:
-    """Start order: the chains that take longest first (joint mode traces the largest graph)."""
-    return ["joint", "plain", "tune", "paper", "mirrored", "cache"].index(name)
+def _path(name: str):
+    """The background job of path ``name``: its work directory and each step's outcome."""
+
+    def job(work: Path) -> tuple[Path, list[subprocess.CompletedProcess]]:
+        results = []
+        for i, args in enumerate(_steps(name, work)):
+            results.append(_run(args, work / f"{name}-{i}.log", timeout=400))
+            if results[-1].returncode != 0:
+                break  # a chain stops at its first failure
+        return work, results
+
+    return job
 
 
-def _ok(paths, name, steps):
-    work, results = paths[name]
+def _run(args, log: Path, timeout: float) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    for name in ("TF_CONFIG", "TFS2S_CPU_DEVICES", "TF_CPP_MIN_LOG_LEVEL"):
+        env.pop(name, None)
+    start = time.monotonic()
+    proc = BACKGROUND.popen(
+        [sys.executable, *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    if proc is None:
+        return subprocess.CompletedProcess(args, -1, "", "not started: the session is ending")
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        stdout, stderr = proc.communicate()
+        stderr += f"\n(killed after {timeout} s)"
+    took = time.monotonic() - start
+    log.write_text(f"$ {' '.join(args)}\n({took:.1f} s)\n{stdout}\n{stderr}")
+    return subprocess.CompletedProcess(args, proc.returncode, stdout, stderr)
+
+
+#: Each path runs in the background from the start of the session (see tests/conftest.py).
+PATHS = {
+    "plain": (
+        "test_plain_training_writes_every_artefact_then_export",
+        "test_joint_mode_with_a_cycle_loss",
+    ),
+    "cache": (
+        "test_training_from_a_prepared_one_shard_cache",
+        "test_mirrored_on_two_logical_cpus_at_the_default_batch",
+    ),
+    "tune": ("test_a_two_trial_search_then_training_its_best_config",),
+    "paper": ("test_the_paper_runner_on_one_table",),
+}
+BACKGROUND_JOBS = {f"readme/{name}": (tests, _path(name)) for name, tests in PATHS.items()}
+
+
+def _ok(name, steps):
+    work, results = BACKGROUND.result(f"readme/{name}", _path(name))
     assert len(results) == steps, f"{name}: a step failed"
     for res in results:
         assert res.returncode == 0, f"{name}: {res.args}\n{res.stdout[-3000:]}{res.stderr[-3000:]}"
@@ -188,9 +197,9 @@ def _check_run(run: Path, topology: str, recipe: str = "recommended"):
     return params, metrics
 
 
-def test_plain_training_writes_every_artefact_then_export(paths):
+def test_plain_training_writes_every_artefact_then_export():
     # (Formerly tests/test_train_cli.py's one-epoch run: the same assertions, one run fewer.)
-    work, results = _ok(paths, "plain", 2)
+    work, results = _ok("plain", 2)
     out = work / "run"
     params, metrics = _check_run(out, "embed_AV_T")
     for name in ("params.yaml", "model.keras", "translator.keras", "metrics.json", "history.csv"):
@@ -203,33 +212,45 @@ def test_plain_training_writes_every_artefact_then_export(paths):
     # the recommended recipe trains the hierarchy and the regressor in one joint phase
     assert {r["phase"] for r in rows} == {"joint"}
     assert "embed_AV_T" in results[0].stdout and "f1_2" in results[0].stdout
+    # The export at its defaults: XLA, verified against Keras before it is published.
     report = json.loads(results[1].stdout[results[1].stdout.index("{") :])
     assert report["version"] == 1 and report["topology"] == "embed_AV_T"
-    assert (work / "serving" / "tfs2s" / "1" / "saved_model.pb").is_file()
+    assert report["signatures"] == ["serving_default", "translate"]
+    assert report["inputs"] == {"audio": 74}  # embed_AV_T reads audio alone at inference
+    assert "verify_run" in report["seconds"]
+    v1 = work / "serving" / "tfs2s" / "1"
+    for name in VERSION_FILES:
+        assert (v1 / name).exists(), name
+    meta = json.loads((v1 / "assets.extra/tfs2s.json").read_text())
+    assert meta["jit_compile"] is True
+    assert meta["server_flags"] == ["--xla_cpu_compilation_enabled=true"]
 
 
-def test_training_from_a_prepared_one_shard_cache(paths):
-    work, _ = _ok(paths, "cache", 2)
+def test_training_from_a_prepared_one_shard_cache():
+    work, _ = _ok("cache", 2)
     shards = sorted(p.name for p in (work / "cache").glob("train-*.tfrecord"))
     assert shards == ["train-00000-of-00001.tfrecord"]  # one shard: the layout that crashed
-    params, _ = _check_run(work / "run", "T_A")
+    params, _ = _check_run(work / "run", "T_V")
     assert params["data"]["path"] == str(work / "cache")
 
 
-def test_mirrored_on_two_logical_cpus_at_the_default_batch(paths):
-    work, results = _ok(paths, "mirrored", 1)
+def test_mirrored_on_two_logical_cpus_at_the_default_batch():
+    # The cache path's run (see above): mirrored, two logical CPUs.
+    work, _ = _ok("cache", 2)
     params, _ = _check_run(work / "run", "T_V")
     assert params["train"]["strategy"] == "mirrored"
 
 
-def test_joint_mode(paths):
-    work, _ = _ok(paths, "joint", 1)
+def test_joint_mode_with_a_cycle_loss():
+    # README "Training": the joint example's run, also the quickstart's (see the docstring).
+    work, _ = _ok("plain", 2)
     params, _ = _check_run(work / "run", "embed_AV_T")
     assert params["train"]["mode"] == "joint"
+    assert params["train"]["cycle_weight"] == 0.5
 
 
-def test_a_two_trial_search_then_training_its_best_config(paths):
-    work, _ = _ok(paths, "tune", 2)
+def test_a_two_trial_search_then_training_its_best_config():
+    work, _ = _ok("tune", 2)
     rows = (work / "search" / "trials.csv").read_text().splitlines()
     assert len(rows) == 3  # header + 2 trials
     params, _ = _check_run(work / "run", "T_V")
@@ -237,8 +258,8 @@ def test_a_two_trial_search_then_training_its_best_config(paths):
     assert params["model"] == best["model"]
 
 
-def test_the_paper_runner_on_one_table(paths):
-    work, results = _ok(paths, "paper", 1)
+def test_the_paper_runner_on_one_table():
+    work, results = _ok("paper", 1)
     out = work / "out"
     for name in ("results.csv", "results.md"):
         assert (out / name).is_file(), name

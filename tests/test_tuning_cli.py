@@ -1,19 +1,19 @@
 """End-to-end keras-tuner searches: ``train.py --tune`` and ``tfs2s tune``.
 
 Single-process searches run in this process through the CLI's ``main``; the distributed
-search runs a chief and two workers as local processes on 127.0.0.1.
+search runs a chief and two workers as local processes on 127.0.0.1, a background job
+(see tests/conftest.py) that starts when the tests are collected.
 """
 
 import csv
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from conftest import BACKGROUND, free_port, wait_all
 
 from tfs2s.cli import build_parser, config_from_args, main
 from tfs2s.config import load_yaml
@@ -25,7 +25,7 @@ model.regressor_hidden: {type: choice, values: [4, 8]}
 train.batch_size: {type: choice, values: [8, 16]}
 model.depth: null
 """
-TINY = ["--set", "data.synthetic_segments=120", "--quiet"]
+TINY = ["--set", "data.synthetic_segments=120", "--set", "data.max_seq_len=5", "--quiet"]
 
 
 @pytest.fixture
@@ -123,48 +123,59 @@ def test_multiworker_strategy_is_refused_for_searches(tmp_path, capsys):
     assert "distributed search" in capsys.readouterr().err
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _distributed_search(work: Path) -> dict:
+    """Background job: a chief and two workers of one search, waited for.
 
-
-@pytest.mark.multiprocess
-def test_a_chief_and_two_workers_run_every_trial_once(tmp_path, space):
-    directory = tmp_path / "search"
+    The chief idles most of the search (it serves the oracle, and keras-tuner's chief looks
+    again only every 20 s for the last worker once the first is told to stop): as a
+    background job (see tests/conftest.py) that wait passes beside the in-process tests.
+    """
+    space = work / "space.yaml"
+    space.write_text(SPACE)
+    directory = work / "search"
     port = str(free_port())
     cmd = [sys.executable, "-m", "tfs2s.cli"]
     cmd += tune_args(
-        "baseline_T", directory, "--max-trials", "3", "--space", space, "--epochs", "1"
+        "baseline_T", directory, "--max-trials", "3", "--space", str(space), "--epochs", "1"
     )
     procs, logs = [], []
-    try:
-        for tuner_id in ("chief", "tuner0", "tuner1"):
-            env = dict(
-                os.environ,
-                PYTHONPATH=str(ROOT),
-                TF_CPP_MIN_LOG_LEVEL="2",
-                KERASTUNER_TUNER_ID=tuner_id,
-                KERASTUNER_ORACLE_IP="127.0.0.1",
-                KERASTUNER_ORACLE_PORT=port,
-            )
-            env.pop("TF_CONFIG", None)
-            logs.append(tmp_path / f"{tuner_id}.log")
-            procs.append(
-                subprocess.Popen(
-                    cmd, cwd=ROOT, env=env, stdout=logs[-1].open("w"), stderr=subprocess.STDOUT
-                )
-            )
-        deadline = time.monotonic() + 300
-        for p in procs:
-            p.wait(timeout=max(deadline - time.monotonic(), 0.1))
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    output = [log.read_text() for log in logs]
-    assert [p.returncode for p in procs] == [0, 0, 0], "\n".join(o[-2000:] for o in output)
+    for tuner_id in ("chief", "tuner0", "tuner1"):
+        env = dict(
+            os.environ,
+            PYTHONPATH=str(ROOT),
+            TF_CPP_MIN_LOG_LEVEL="2",
+            KERASTUNER_TUNER_ID=tuner_id,
+            KERASTUNER_ORACLE_IP="127.0.0.1",
+            KERASTUNER_ORACLE_PORT=port,
+        )
+        env.pop("TF_CONFIG", None)
+        logs.append(work / f"{tuner_id}.log")
+        with logs[-1].open("w") as out:
+            proc = BACKGROUND.popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        if proc is None:  # the session is ending: it kills those already started
+            pytest.fail("not started: the session is ending")
+        procs.append(proc)
+    codes = wait_all(procs, timeout=300)
+    return {
+        "directory": directory,
+        "codes": codes,
+        "output": [log.read_text() for log in logs],
+    }
+
+
+BACKGROUND_JOBS = {
+    "tuning/distributed": (
+        ("test_a_chief_and_two_workers_run_every_trial_once",),
+        _distributed_search,
+    )
+}
+
+
+@pytest.mark.multiprocess
+def test_a_chief_and_two_workers_run_every_trial_once():
+    search = BACKGROUND.result("tuning/distributed", _distributed_search)
+    directory, output = search["directory"], search["output"]
+    assert search["codes"] == [0, 0, 0], "\n".join(o[-2000:] for o in output)
     assert "chief serving the oracle on 127.0.0.1:" in output[0]
     assert all("done; the chief writes the results" in o for o in output[1:])
     rows = trials(directory)

@@ -1,7 +1,7 @@
 """``tfs2s evaluate|predict|explain`` and ``tfs2s experiments robustness`` end to end.
 
-In process (``tfs2s.cli.main``) on one tiny finished T_A run shared by the module, so
-that only one training runs.
+In process (``tfs2s.cli.main``) on the one tiny finished T_A run of
+:mod:`tfs2s.inference.testing`, trained once per test process.
 """
 
 import csv
@@ -17,7 +17,7 @@ from tfs2s.cli import main
 def run_dir(tmp_path_factory):
     from tfs2s.inference.testing import tiny_finished_run
 
-    return tiny_finished_run(tmp_path_factory.mktemp("use-runs"))
+    return tiny_finished_run(tmp_path_factory.mktemp("runs"))
 
 
 def _error(capsys, argv):
@@ -100,6 +100,6 @@ def test_errors_are_one_line_and_write_nothing(run_dir, tmp_path, capsys):
     err = _error(capsys, ["experiments", "robustness", "--runs", str(half), "--out", str(out)])
     assert "half-written" in err
     assert "max_seq_len" in _error(
-        capsys, ["evaluate", "--run", run_dir, "--set", "data.max_seq_len=5"]
+        capsys, ["evaluate", "--run", run_dir, "--set", "data.max_seq_len=6"]
     )
     assert not out.exists()

@@ -107,6 +107,7 @@ def test_run_paper_trains_every_seed_then_a_rerun_redoes_only_a_lost_run(tmp_pat
     base = RunConfig().replace(
         **{
             "data.synthetic_segments": 120,
+            "data.max_seq_len": 5,
             "model.hidden": 4,
             "model.regressor_hidden": 4,
             "train.batch_size": 16,

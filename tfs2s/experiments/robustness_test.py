@@ -14,15 +14,6 @@ from tfs2s.experiments.robustness import (
 
 
 @pytest.fixture(scope="module")
-def opened(tmp_path_factory):
-    from tfs2s.inference.runs import load_run_source, open_run
-    from tfs2s.inference.testing import tiny_finished_run
-
-    run = open_run(tiny_finished_run(tmp_path_factory.mktemp("use-runs")))
-    return run, load_run_source(run, {})
-
-
-@pytest.fixture(scope="module")
 def rows(opened):
     run, source = opened
     return study_run(run, source, split="test")

@@ -61,21 +61,12 @@ def test_a_failed_prediction_leaves_the_old_file(opened, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["p.csv"]
 
 
-@pytest.mark.slow  # an export of the T_A run (two signatures) takes ~15-30 s
-def test_saved_model_version_predicts_like_the_run(tiny_run, opened, tmp_path):
+def test_saved_model_version_predicts_like_the_run(tiny_export, opened, tmp_path):
+    # The session's export of the tiny run (shared with the serving tests).
     from tfs2s.inference.runs import open_run
-    from tfs2s.serving.export import export_run
 
     run, source = opened
-    # Unverified, one warmup size: this test is the verification, and exporting costs.
-    result = export_run(
-        tiny_run,
-        out=tmp_path / "serving",
-        name="tfs2s",
-        jit_compile=False,
-        verify=False,
-        warmup_batch_sizes=(1,),
-    )
+    result, _ = tiny_export
     exported = open_run(result.path)
     assert exported.is_saved_model and exported.topology == run.topology
     write_predictions(run, source, tmp_path / "run.csv", split="test")

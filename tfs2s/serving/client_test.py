@@ -134,7 +134,7 @@ def _as_server_would_answer(outputs: dict, row: bool) -> dict:
 @pytest.mark.parametrize("row", [True, False], ids=["instances", "inputs"])
 def test_rest_payloads_run_against_the_signature(served, signature, row):
     result, loaded = served
-    x = example_inputs(result.spec.inputs, batch=3, steps=6, seed=2)
+    x = example_inputs(result.spec.inputs, batch=3, steps=4, seed=2)
     payload = (rest_row_payload if row else rest_columnar_payload)(x, signature)
     payload = json.loads(json.dumps(payload))  # over the wire
     assert payload["signature_name"] == signature
@@ -156,7 +156,7 @@ def test_rest_payloads_run_against_the_signature(served, signature, row):
 @pytest.mark.parametrize("signature", [SERVING_DEFAULT, TRANSLATE])
 def test_grpc_request_runs_against_the_signature(served, signature):
     result, loaded = served
-    x = example_inputs(result.spec.inputs, batch=2, steps=20, seed=3)
+    x = example_inputs(result.spec.inputs, batch=2, steps=result.spec.max_seq_len, seed=3)
     request = predict_pb2.PredictRequest.FromString(
         predict_request(x, "tfs2s", signature).SerializeToString()
     )

@@ -16,6 +16,7 @@ import pytest
 import tensorflow as tf
 
 from tfs2s import modalities as M
+from tfs2s.inference.testing import TINY_OVERRIDES
 from tfs2s.serving import export as export_mod
 from tfs2s.serving import testing
 from tfs2s.serving.export import (
@@ -33,6 +34,8 @@ from tfs2s.serving.warmup import WARMUP_BATCH_SIZES, WARMUP_FILE, example_inputs
 from tfs2s.training.metrics import to_class7
 
 L = 4
+#: Words per segment of the tiny trained T_A run (``tiny_run``, ``tiny_export``).
+RUN_STEPS = TINY_OVERRIDES["data.max_seq_len"]
 
 
 @pytest.fixture(scope="module")
@@ -160,29 +163,35 @@ def _keras(trained, inputs, length):
 
 FRESH_PROCESS = textwrap.dedent(
     """
-    import json, sys
+    import json, os, sys
     import numpy as np
     import tensorflow as tf
 
-    path, inputs_file, out_file = sys.argv[1:]
+    path, *inputs_files = sys.argv[1:]
     loaded = tf.saved_model.load(path)
-    inputs = dict(np.load(inputs_file))
-    out = {}
-    for sig in ("serving_default", "translate"):
-        res = loaded.signatures[sig](**{k: tf.constant(v) for k, v in inputs.items()})
-        out.update({f"{sig}/{k}": v.numpy() for k, v in res.items()})
+    for inputs_file in inputs_files:
+        inputs = dict(np.load(inputs_file))
+        out = {}
+        for sig in ("serving_default", "translate"):
+            res = loaded.signatures[sig](**{k: tf.constant(v) for k, v in inputs.items()})
+            out.update({f"{sig}/{k}": v.numpy() for k, v in res.items()})
+        folder, name = os.path.split(inputs_file)  # in-N.npz -> out-N.npz
+        np.savez(os.path.join(folder, "out-" + name.removeprefix("in-")), **out)
     meta = json.loads(loaded.metadata().numpy().decode())
-    np.savez(out_file, **out)
     print(json.dumps({"tfs2s_imported": "tfs2s" in sys.modules, "topology": meta["topology"]}))
     """
 )
 
 
-@pytest.mark.parametrize("steps", [20, 7])
-def test_fresh_process_without_tfs2s_matches_keras(real, tmp_path, steps):
+def test_fresh_process_without_tfs2s_matches_keras(real, tmp_path):
+    # One fresh process (seconds of TensorFlow start-up) answers batches of the full length
+    # and of a shorter one.
     result, trained, _ = real
-    inputs = example_inputs(result.spec.inputs, batch=5, steps=steps, seed=steps)
-    np.savez(tmp_path / "in.npz", **inputs)
+    lengths = (RUN_STEPS, 3)
+    inputs = {}
+    for steps in lengths:
+        inputs[steps] = example_inputs(result.spec.inputs, batch=5, steps=steps, seed=steps)
+        np.savez(tmp_path / f"in-{steps}.npz", **inputs[steps])
     script = tmp_path / "serve.py"
     script.write_text(FRESH_PROCESS)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
@@ -192,8 +201,7 @@ def test_fresh_process_without_tfs2s_matches_keras(real, tmp_path, steps):
             sys.executable,
             str(script),
             str(result.path),
-            str(tmp_path / "in.npz"),
-            str(tmp_path / "out.npz"),
+            *(str(tmp_path / f"in-{steps}.npz") for steps in lengths),
         ],
         cwd=tmp_path,
         env=env,
@@ -203,9 +211,22 @@ def test_fresh_process_without_tfs2s_matches_keras(real, tmp_path, steps):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert report["tfs2s_imported"] is False and report["topology"] == "T_V"
-    out = dict(np.load(tmp_path / "out.npz", allow_pickle=True))
-    sentiment, translation, attention = _keras(trained, inputs, result.spec.max_seq_len)
+    assert report["tfs2s_imported"] is False and report["topology"] == "T_A"
+    meta = json.loads((result.path / METADATA_FILE).read_text())
+    assert meta["signatures"]["serving_default"]["outputs"]["attention"] == (
+        "float32 (batch, steps)"
+    )
+    for steps in lengths:
+        _check_served_like_keras(
+            dict(np.load(tmp_path / f"out-{steps}.npz", allow_pickle=True)),
+            _keras(trained, inputs[steps], result.spec.max_seq_len),
+            inputs[steps],
+            steps,
+        )
+
+
+def _check_served_like_keras(out, keras_out, inputs, steps):
+    sentiment, translation, attention = keras_out
     np.testing.assert_allclose(out["serving_default/sentiment"], sentiment, atol=1e-5)
     np.testing.assert_array_equal(
         out["serving_default/polarity"], (sentiment >= 0).astype(np.int32)
@@ -215,16 +236,12 @@ def test_fresh_process_without_tfs2s_matches_keras(real, tmp_path, steps):
     )
     labels = np.where(sentiment >= 0, b"non-negative", b"negative")
     assert out["serving_default/polarity_label"].tolist() == labels.tolist()
-    meta = json.loads((result.path / METADATA_FILE).read_text())
-    assert meta["signatures"]["serving_default"]["outputs"]["attention"] == (
-        "float32 (batch, steps)"
-    )
     served = out["serving_default/attention"]
     assert served.shape == (5, steps)
     np.testing.assert_allclose(served, attention, atol=1e-5)
     assert np.all(served[inputs["mask"] == 0] == 0.0)
     np.testing.assert_allclose(served.sum(axis=1), 1.0, atol=1e-5)
-    assert out["translate/translation"].shape == (5, steps, 47)
+    assert out["translate/translation"].shape == (5, steps, 74)
     np.testing.assert_allclose(out["translate/translation"], translation, atol=1e-5)
 
 
@@ -265,7 +282,7 @@ def test_saved_model_cli_lists_the_signatures(real):
         "sentiment_class": ("DT_INT32", "(-1)"),
         "attention": ("DT_FLOAT", "(-1, -1)"),
     }
-    assert tensors(TRANSLATE, "outputs") == {"translation": ("DT_FLOAT", "(-1, -1, 47)")}
+    assert tensors(TRANSLATE, "outputs") == {"translation": ("DT_FLOAT", "(-1, -1, 74)")}
     assert text.count("Method name is: tensorflow/serving/predict") >= 2
 
 
@@ -280,7 +297,8 @@ def test_warmup_requests_parse_and_run_against_the_signatures(real):
         inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
         assert {k: v.dtype for k, v in inputs.items()} == {"text": np.float32, "mask": np.float32}
         batch = inputs["mask"].shape[0]
-        assert inputs["text"].shape == (batch, 20, 300) and inputs["mask"].shape == (batch, 20)
+        assert inputs["text"].shape == (batch, RUN_STEPS, 300)
+        assert inputs["mask"].shape == (batch, RUN_STEPS)
         out = loaded.signatures[request.model_spec.signature_name](
             **{k: tf.constant(v) for k, v in inputs.items()}
         )
@@ -295,16 +313,15 @@ def test_model_server_session_serves_the_export_and_checks_inputs(real):
     result, _, loaded = real
     session = testing.ModelServerSession(result.path)
     try:
-        inputs = example_inputs(result.spec.inputs, batch=3, steps=9)
+        inputs = example_inputs(result.spec.inputs, batch=3, steps=RUN_STEPS - 1)
         got = session.run(SERVING_DEFAULT, inputs)
         want = loaded.signatures[SERVING_DEFAULT](**{k: tf.constant(v) for k, v in inputs.items()})
         np.testing.assert_allclose(got["sentiment"], want["sentiment"].numpy(), atol=1e-6)
         inputs["text"] = inputs["text"][..., :299]
         with pytest.raises(tf.errors.InvalidArgumentError) as info:
             session.run(SERVING_DEFAULT, inputs)
-        assert "input `text` must be float32 (batch, steps<=20, 300); found last dim] [299]" in str(
-            info.value
-        )
+        message = f"input `text` must be float32 (batch, steps<={RUN_STEPS}, 300); found last dim"
+        assert f"{message}] [299]" in str(info.value)
     finally:
         session.close()
 
@@ -385,11 +402,11 @@ def test_non_finite_weights_are_refused_even_without_verification(tmp_path):
 
 
 @pytest.fixture
-def run_copy(tiny_run_dir, tmp_path):
+def run_copy(tiny_run, tmp_path):
     """A copy of the tiny run to tamper with."""
     import shutil
 
-    return Path(shutil.copytree(tiny_run_dir, tmp_path / "run"))
+    return Path(shutil.copytree(tiny_run, tmp_path / "run"))
 
 
 def _cli_export(run_dir, out, capsys) -> tuple[int, str]:
@@ -418,7 +435,7 @@ def test_a_missing_model_file_is_refused(run_copy, tmp_path):
 @pytest.mark.parametrize(
     "change, message",
     [
-        ("topology: T_V", r"disagree \('T_A' vs 'T_V'\)"),
+        ("topology: T_A", r"disagree \('T_V' vs 'T_A'\)"),
         ("  hidden: 4", r"disagree \(model.hidden: 8 vs 4\)"),
     ],
     ids=["topology", "model"],
@@ -428,7 +445,7 @@ def test_a_run_directory_mixing_two_runs_is_refused(run_copy, tmp_path, change, 
     params = run_copy / "params.yaml"
     text = params.read_text()
     assert change in text
-    new = {"topology: T_V": "topology: T_A", "  hidden: 4": "  hidden: 8"}[change]
+    new = {"topology: T_A": "topology: T_V", "  hidden: 4": "  hidden: 8"}[change]
     params.write_text(text.replace(change, new, 1))
     with pytest.raises(export_mod.RunDirectoryError, match=message):
         export_mod.export_run(run_copy, out=tmp_path / "serving")
@@ -441,7 +458,7 @@ def test_max_seq_len_recorded_with_the_model_must_match_params(run_copy, tmp_pat
     meta["data"] = {"max_seq_len": 20}
     trained.write_text(json.dumps(meta))
     params = run_copy / "params.yaml"
-    params.write_text(params.read_text().replace("max_seq_len: 20", "max_seq_len: 10"))
+    params.write_text(params.read_text().replace(f"max_seq_len: {RUN_STEPS}", "max_seq_len: 10"))
     with pytest.raises(export_mod.RunDirectoryError, match=r"data.max_seq_len: 10 vs 20"):
         export_mod.export_run(run_copy, out=tmp_path / "serving")
 

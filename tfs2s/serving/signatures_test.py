@@ -251,20 +251,24 @@ def test_loaded_signature_rejects_bad_inputs_clearly(saved_t_v, case, signature)
     assert message in str(info.value)
 
 
+@pytest.fixture(scope="module")
+def server_session(saved_t_v):
+    """One model-server session of ``saved_t_v`` for the module (loading one takes ~1 s); a
+    rejected request leaves it serving, as the tests below check."""
+    session = testing.ModelServerSession(saved_t_v[0])
+    yield session
+    session.close()
+
+
 @pytest.mark.parametrize("case", sorted(BAD))
-def test_model_server_session_rejects_bad_inputs_clearly(saved_t_v, case):
+def test_model_server_session_rejects_bad_inputs_clearly(server_session, case):
     """No client-side shape check stands in front of the graph in TF-Serving."""
-    path, _ = saved_t_v
-    session = testing.ModelServerSession(path)
-    try:
-        change, message = BAD[case]
-        with pytest.raises(tf.errors.InvalidArgumentError) as info:
-            session.run(SERVING_DEFAULT, _bad_inputs(change))
-        assert message in str(info.value)
-        ok = session.run(SERVING_DEFAULT, _bad_inputs({}))
-        assert ok["sentiment"].shape == (2,)
-    finally:
-        session.close()
+    change, message = BAD[case]
+    with pytest.raises(tf.errors.InvalidArgumentError) as info:
+        server_session.run(SERVING_DEFAULT, _bad_inputs(change))
+    assert message in str(info.value)
+    ok = server_session.run(SERVING_DEFAULT, _bad_inputs({}))
+    assert ok["sentiment"].shape == (2,)
 
 
 @pytest.fixture(scope="module")
@@ -277,54 +281,52 @@ def saved_t_v_graph(tmp_path_factory):
     return path, spec
 
 
-@pytest.mark.parametrize("xla", [True, False], ids=["xla", "graph"])
-def test_loaded_signatures_reject_bad_values_naming_the_input(
-    saved_t_v, saved_t_v_graph, xla, tmp_path
-):
-    """In a fresh process, as a server would load it: no NaN label, no empty-mask answer."""
-    path, _ = saved_t_v if xla else saved_t_v_graph
+def test_loaded_signatures_reject_bad_values_naming_the_input(saved_t_v, saved_t_v_graph, tmp_path):
+    """In a fresh process, as a server would load it: no NaN label, no empty-mask answer.
+
+    One process loads both exports, with XLA and without (a process costs seconds)."""
     for case, (change, _) in BAD_VALUES.items():
         np.savez(tmp_path / f"{case}.npz", **_bad_inputs(change))
     script = (
         "import glob, json, os, sys, numpy as np, tensorflow as tf\n"
-        "loaded = tf.saved_model.load(sys.argv[1])\n"
         "out = {}\n"
-        "for f in sorted(glob.glob(os.path.join(sys.argv[2], '*.npz'))):\n"
-        "    x = {k: tf.constant(v) for k, v in np.load(f).items()}\n"
-        "    for sig in ('serving_default', 'translate'):\n"
-        "        try:\n"
-        "            loaded.signatures[sig](**x)\n"
-        "            out[f'{os.path.basename(f)[:-4]}/{sig}'] = 'no error'\n"
-        "        except tf.errors.InvalidArgumentError as e:\n"
-        "            out[f'{os.path.basename(f)[:-4]}/{sig}'] = e.message\n"
+        "for kind, path in (('xla', sys.argv[1]), ('graph', sys.argv[2])):\n"
+        "    loaded = tf.saved_model.load(path)\n"
+        "    out[kind] = {}\n"
+        "    for f in sorted(glob.glob(os.path.join(sys.argv[3], '*.npz'))):\n"
+        "        x = {k: tf.constant(v) for k, v in np.load(f).items()}\n"
+        "        for sig in ('serving_default', 'translate'):\n"
+        "            key = f'{os.path.basename(f)[:-4]}/{sig}'\n"
+        "            try:\n"
+        "                loaded.signatures[sig](**x)\n"
+        "                out[kind][key] = 'no error'\n"
+        "            except tf.errors.InvalidArgumentError as e:\n"
+        "                out[kind][key] = e.message\n"
         "print(json.dumps(out))\n"
     )
     import subprocess
     import sys
 
     done = subprocess.run(
-        [sys.executable, "-c", script, path, str(tmp_path)],
+        [sys.executable, "-c", script, saved_t_v[0], saved_t_v_graph[0], str(tmp_path)],
         capture_output=True,
         text=True,
         check=True,
     )
     found = json.loads(done.stdout.strip().splitlines()[-1])
-    assert len(found) == 2 * len(BAD_VALUES)
-    for key, got in found.items():
-        assert BAD_VALUES[key.split("/")[0]][1] in got, (key, got)
+    assert sorted(found) == ["graph", "xla"]
+    for kind, answers in found.items():
+        assert len(answers) == 2 * len(BAD_VALUES), kind
+        for key, got in answers.items():
+            assert BAD_VALUES[key.split("/")[0]][1] in got, (kind, key, got)
 
 
 @pytest.mark.parametrize("case", sorted(BAD_VALUES))
-def test_model_server_session_rejects_bad_values(saved_t_v, case):
-    path, _ = saved_t_v
-    session = testing.ModelServerSession(path)
-    try:
-        change, message = BAD_VALUES[case]
-        with pytest.raises(tf.errors.InvalidArgumentError) as info:
-            session.run(SERVING_DEFAULT, _bad_inputs(change))
-        assert message in str(info.value)
-    finally:
-        session.close()
+def test_model_server_session_rejects_bad_values(server_session, case):
+    change, message = BAD_VALUES[case]
+    with pytest.raises(tf.errors.InvalidArgumentError) as info:
+        server_session.run(SERVING_DEFAULT, _bad_inputs(change))
+    assert message in str(info.value)
 
 
 def test_metadata_is_kept_in_the_saved_model(saved_t_v):

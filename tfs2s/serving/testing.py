@@ -1,10 +1,10 @@
-"""Test helpers for :mod:`tfs2s.serving`: stand-in models and tiny trained runs.
+"""Test helpers for :mod:`tfs2s.serving`: stand-in models and a model server's view.
 
 :func:`stand_in_models` builds untrained Keras functional models with the exact
 interface of a trained run (dict inputs ``{modalities..., "mask"}``, outputs
 ``{"sentiment", "attention"}`` / ``{"translation"}``) in milliseconds, for unit tests of the
-signatures. :func:`tiny_run` trains a real run once per process and caches it,
-for the end-to-end export tests.
+signatures. The end-to-end export tests read the one tiny trained run of
+:mod:`tfs2s.inference.testing`.
 """
 
 from __future__ import annotations
@@ -87,43 +87,6 @@ def stand_in_models(
         y = keras.layers.Dense(target_dim)(features(x))
         translators.append(keras.Model(x, {"translation": y}, name="stand_in_translator"))
     return StandIn(topology, sentiment_model, translators)
-
-
-#: A tiny but real training config: 1 epoch of each phase on 120 synthetic segments.
-TINY_RUN_OVERRIDES: dict[str, object] = {
-    "data.synthetic_segments": 120,
-    "train.epochs": 1,
-    "train.translator_epochs": 1,
-    "model.hidden": 4,
-    "model.regressor_hidden": 4,
-}
-
-_RUNS: dict[str, str] = {}
-
-
-def tiny_run(root: str | os.PathLike, topology: str = "T_V") -> str:
-    """Train ``topology`` tiny once per process into ``root/<topology>``; return the run dir.
-
-    Writes what ``tfs2s.training.run.run`` writes for export (``params.yaml`` and the
-    saved models) through the same calls, without its evaluation and TensorBoard logs.
-    """
-    if topology not in _RUNS:
-        from tfs2s.config import RunConfig, dump_yaml
-        from tfs2s.data.sources import load_source
-        from tfs2s.training.fit import train_model
-        from tfs2s.training.run import set_determinism
-
-        cfg = RunConfig().replace(topology=topology, **TINY_RUN_OVERRIDES)
-        out = os.path.join(os.fspath(root), topology)
-        os.makedirs(out, exist_ok=True)
-        set_determinism(cfg.train.seed)
-        dump_yaml(cfg, os.path.join(out, "params.yaml"))
-        trained = train_model(
-            parse_topology(topology), cfg.model, cfg.train, load_source(cfg.data), verbose=0
-        )
-        trained.save(out)
-        _RUNS[topology] = out
-    return _RUNS[topology]
 
 
 class ModelServerSession:

@@ -81,7 +81,45 @@ def eager_trainer(name, cfg=TINY_TRAIN, data=None):
     return Trainer(parse_topology(name), TINY_MODEL, cfg, data or ArrayData(), run_eagerly=True)
 
 
+#: One topology of each shape: baselines over one and several modalities, seq2seq from one
+#: and from joined sources to one and to joined targets, and a hierarchy. The other rows
+#: train in the slow set; the default run builds every row
+#: (test_every_paper_topology_builds_its_inference_models).
+TRAINED_BY_DEFAULT = (
+    "baseline_T",
+    "baseline_TAV",
+    "T_V",
+    "concat_TV_A",
+    "T_concat_AV",
+    "concat_TA_concat_TV",
+    "embed_AV_T",
+)
+
+
 @pytest.mark.parametrize("name", PAPER_TOPOLOGIES)
+def test_every_paper_topology_builds_its_inference_models(name):
+    topology = parse_topology(name)
+    data = ArrayData(examples=(4, 2, 2))
+    trainer = eager_trainer(name, data=data)
+    assert set(trainer.sentiment_model.input) == {*topology.inference_modalities, M.MASK}
+    batch = batch_of(data, topology.inference_modalities)
+    out = trainer.sentiment_model(batch, training=False)
+    assert out["sentiment"].shape == (2,) and out["attention"].shape == (2, STEPS)
+    if topology.is_baseline:
+        assert trainer.translators == []
+    else:
+        (translator,) = trainer.translators
+        target_dim = sum(DIMS[M.name_of(c)] for c in topology.target)
+        assert translator(batch, training=False)["translation"].shape == (2, STEPS, target_dim)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        n if n in TRAINED_BY_DEFAULT else pytest.param(n, marks=pytest.mark.slow)
+        for n in PAPER_TOPOLOGIES
+    ],
+)
 def test_every_paper_topology_trains_and_predicts(name):
     topology = parse_topology(name)
     data = ArrayData(examples=(4, 2, 2))
