@@ -166,7 +166,7 @@ def run_paper(
                 f"--jobs {jobs} runs rows in separate processes on this machine; it needs "
                 f"train.strategy auto or one, found {base.train.strategy!r}"
             )
-        run_rows_in_processes(base, out, plan.rows, seeds, jobs, verbose, split, progress)
+        run_rows_in_processes(base, out, plan.rows, seeds, jobs, split, progress)
         chief = True
     else:
         strategy = make_strategy(base.train.strategy)

@@ -4,7 +4,7 @@ A batch of 32 through 32-unit LSTMs is too small for TensorFlow to keep two core
 so one process with one intra-op thread trains about as fast as with two: N processes
 with ``cpus // N`` threads each train N rows at once. Runs are bitwise the same as with
 ``--jobs 1`` (same seeds, same data order; TensorFlow's op determinism holds across
-thread counts on CPU, checked by ``paper_jobs_test``).
+thread counts on CPU, checked by ``tests/test_paper_jobs_cli.py``).
 
 Each worker loads the data once and takes whole rows from a shared queue, the costliest
 first (a row's seeds share one traced :class:`~tfs2s.training.trainer.Trainer`). The
@@ -59,7 +59,6 @@ def run_rows_in_processes(
     rows: Sequence[str],
     seeds: int,
     jobs: int,
-    verbose: int | str,
     split: str,
     progress,
 ) -> None:
@@ -70,9 +69,8 @@ def run_rows_in_processes(
         out: the paper's output directory.
         rows: topology names to train.
         seeds: seeds per row.
-        jobs: worker processes.
-        verbose: unused by the workers (their Keras progress would interleave); kept for
-            the signature of the one-process path.
+        jobs: worker processes. They train quietly (their Keras progress would
+            interleave); the parent prints each run's start and end.
         split: the split whose scores the progress lines show.
         progress: ``progress(name, seed, what)``, called in this process for every
             start and end a worker reports.
@@ -83,7 +81,6 @@ def run_rows_in_processes(
     """
     import multiprocessing
 
-    del verbose
     context = multiprocessing.get_context("spawn")
     tasks = context.Queue()
     reports = context.Queue()
@@ -132,7 +129,7 @@ def _collect_reports(reports, workers, rows: int, progress) -> None:
         elif kind == "row done":
             finished += 1
         else:  # "error"
-            raise _unpickle_error(payload)
+            raise pickle.loads(payload)
 
 
 def _worker(tasks, reports, base, out, seeds, split, threads, parent) -> None:
@@ -165,10 +162,6 @@ def _pickle_error(error: BaseException) -> bytes:
     except Exception:  # noqa: BLE001 - an unpicklable error still reaches the parent
         text = "".join(traceback.format_exception_only(type(error), error)).strip()
         return pickle.dumps(RuntimeError(text))
-
-
-def _unpickle_error(payload: bytes) -> BaseException:
-    return pickle.loads(payload)
 
 
 def _die_with_parent() -> None:
