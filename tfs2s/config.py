@@ -36,6 +36,8 @@ Objective = Literal["mae", "f1_2"]
 SelectMetric = Literal["loss", "mae", "f1_2"]
 #: Named recipes shipped in ``tfs2s/recipes/<name>.yaml`` (``--recipe``).
 Recipe = Literal["poster", "recommended"]
+#: ``train.modality_dropout_keep``: ``none`` or the name of a modality never dropped.
+KeptModality = Literal["none", "text", "audio", "video"]
 #: Whether a smaller or a larger value of a valid metric is better.
 METRIC_DIRECTIONS: dict[str, str] = {"loss": "min", "mae": "min", "f1_2": "max"}
 
@@ -151,6 +153,12 @@ class TrainConfig:
             train mean on every word, i.e. zero after standardisation; never more than
             one, so a dropped example still has the others. Applies to the batches of
             the ``regression`` and ``joint`` phases; translation targets are unchanged.
+        modality_dropout_keep: a modality that modality dropout never drops (``text``,
+            ``audio`` or ``video``), so that an example with a dropped modality always
+            keeps it and the others are the ones dropped (chosen uniformly); ``none``:
+            any of the joined modalities may be dropped. ``text`` in the recommended
+            recipe: on cmu-mosi-lite valid, dropping only the audio of concat(T+A) beat
+            dropping either (docs/results/recipe-search/README.md).
         translation_weight: weight of the translation loss (joint).
         cycle_weight: weight of the cycle loss translating back to the source (joint).
         finetune_encoder: two_phase: let the regression phase update the encoder(s).
@@ -183,6 +191,7 @@ class TrainConfig:
     patience: int = 5
     select_metric: SelectMetric = "loss"
     modality_dropout: float = 0.0
+    modality_dropout_keep: KeptModality = "none"
     translation_weight: float = 1.0
     cycle_weight: float = 0.0
     finetune_encoder: bool = False
@@ -270,7 +279,10 @@ def is_read(key: str, cfg: RunConfig) -> bool:
     topology = parse_topology(cfg.topology)
     if key in SEQ2SEQ_ONLY and topology.is_baseline:
         return False
-    if key == "train.modality_dropout" and len(topology.inference_modalities) < 2:
+    if (
+        key in ("train.modality_dropout", "train.modality_dropout_keep")
+        and len(topology.inference_modalities) < 2
+    ):
         return False
     return key not in MODE_ONLY or MODE_ONLY[key] == cfg.train.mode
 

@@ -152,5 +152,10 @@ def test_unread_values_are_named_against_the_recipe():
         unread_keys(RunConfig(topology="baseline_TA").replace(**{"train.modality_dropout": 0.2}))
         == []
     )
+    keep = {"train.modality_dropout_keep": "text"}
+    assert unread_keys(base.replace(**keep)) == ["train.modality_dropout_keep"]
+    assert unread_keys(RunConfig(topology="concat_TA_V").replace(**keep)) == []
+    with pytest.raises(ValueError, match="modality_dropout_keep: expected one of"):
+        base.replace(**{"train.modality_dropout_keep": "speech"})
     # a recipe's own values (joint weights on a baseline) are not reported
     assert unread_keys(load_recipe("recommended").replace(topology="baseline_T")) == []

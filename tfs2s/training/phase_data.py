@@ -41,7 +41,8 @@ def drop_one_modality(features, names, stats: StatsConfig, rate: float, seed):
 
     Args:
         features: name -> float32 (batch, steps, dim) raw features, and ``mask``.
-        names: the droppable modalities (at least two: one is always kept).
+        names: the droppable modalities; the caller keeps at least one modality out of
+            them, so that a dropped example keeps some input.
         stats: train statistics of ``names``.
         rate: probability that an example loses one modality.
         seed: int64 (2,) stateless seed of this batch.

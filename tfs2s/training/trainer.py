@@ -203,8 +203,11 @@ class Trainer:
     def _dataset(self, split: str, phase: Phase, seed: int, training: bool):
         batch = self.train_cfg.batch_size if training else self.train_cfg.eval_batch_size
         sources = self.models.sources
-        rate = self.train_cfg.modality_dropout
-        dropping = (rate, sources) if rate > 0 and len(sources) > 1 and phase.regresses else None
+        dropping = None
+        if self.train_cfg.modality_dropout > 0 and len(sources) > 1 and phase.regresses:
+            keep = self.train_cfg.modality_dropout_keep
+            droppable = tuple(name for name in sources if name != keep)
+            dropping = (self.train_cfg.modality_dropout, droppable)
         return phase_dataset(
             self.data,
             split,
