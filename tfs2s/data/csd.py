@@ -13,6 +13,8 @@ dataset is read whole (``ds[()]``); per-video work is vectorised.
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import contextlib
 import dataclasses
 import functools
@@ -395,51 +397,142 @@ class _Tally:
     wide_labels: bool = False
 
 
-def _video_segments(
-    video: str,
-    readers: Mapping[str, _CsdReader],
-    tally: _Tally,
-    out: SegmentList,
-) -> None:
-    """Append the word-aligned features of every labelled segment of one video to ``out``."""
-    text = readers["text"]
-    word_feats, word_iv = text.read(video, numeric=True)
+#: Threads that align videos while the main thread reads the next ones. h5py releases
+#: the GIL while it decompresses and numpy while it aligns, so reading and aligning
+#: overlap; every HDF5 call stays on the main thread (h5py serialises them anyway).
+ALIGN_THREADS = 2
+
+
+@dataclasses.dataclass
+class _VideoRead:
+    """One video's arrays as read from every file (the HDF5 part of the work)."""
+
+    video: str
+    words: tuple[np.ndarray, np.ndarray]
+    frames: dict[str, tuple[np.ndarray, np.ndarray]]
+    labels: tuple[np.ndarray, np.ndarray]
+    labels_path: Path
+
+
+def _read_video(video: str, readers: Mapping[str, _CsdReader]) -> _VideoRead:
+    """Read (and check the layout of) one video from every file."""
+    return _VideoRead(
+        video=video,
+        words=readers["text"].read(video, numeric=True),
+        frames={
+            name: readers[name].read(video, numeric=True)
+            for name in ("audio", "video")
+            if name in readers
+        },
+        labels=readers["labels"].read(video, numeric=True),
+        labels_path=readers["labels"].path,
+    )
+
+
+@dataclasses.dataclass
+class _VideoSegments:
+    """One video's word-aligned segments and its counts for the report."""
+
+    video: str
+    segments: list[tuple[str, dict[str, np.ndarray], float]]
+    dropped: list[str]
+    nonfinite: dict[str, int]
+    shared_words: int
+    unused_words: int
+    point_words: int
+    wide_labels: bool
+
+    def add_to(self, tally: _Tally, out: SegmentList) -> None:
+        for name, count in self.nonfinite.items():
+            tally.nonfinite[name] += count
+        tally.dropped += self.dropped
+        tally.shared_words += self.shared_words
+        tally.unused_words += self.unused_words
+        tally.point_words += self.point_words
+        tally.wide_labels |= self.wide_labels
+        for segment_id, features, score in self.segments:
+            out.add(features, score, segment_id, self.video)
+
+
+def _video_segments(read: _VideoRead) -> _VideoSegments:
+    """The word-aligned features of every labelled segment of one video (numpy only, so
+    it can run in a thread beside the HDF5 reads)."""
+    video = read.video
+    word_feats, word_iv = read.words
     word_iv = word_iv.astype(np.float64)
     if not np.all(word_iv[1:, 0] >= word_iv[:-1, 0]):
         # Time order is what segments and alignment need; a stable sort keeps the file order
         # of words that start together.
         order = np.argsort(word_iv[:, 0], kind="stable")
         word_feats, word_iv = word_feats[order], word_iv[order]
-    tally.nonfinite["text"] += replace_nonfinite(word_feats)
+    nonfinite = {"text": replace_nonfinite(word_feats)}
     per_word = {"text": word_feats}
-    for name in ("audio", "video"):
-        if name in readers:
-            feats, iv = readers[name].read(video, numeric=True)
-            tally.nonfinite[name] += replace_nonfinite(feats)
-            per_word[name] = align_to_words(word_iv, iv, feats)[0]
+    for name, (feats, iv) in read.frames.items():
+        nonfinite[name] = replace_nonfinite(feats)
+        per_word[name] = align_to_words(word_iv, iv, feats)[0]
 
-    labels_reader = readers["labels"]
-    label_feats, label_iv = labels_reader.read(video, numeric=True)
+    label_feats, label_iv = read.labels
     if label_feats.shape[1] == 0:
         raise ValueError(
-            f"{labels_reader.path}: video {video!r}: expected at least 1 label column, found 0"
+            f"{read.labels_path}: video {video!r}: expected at least 1 label column, found 0"
         )
-    tally.wide_labels |= label_feats.shape[1] > 1
     scores = label_feats[:, 0]
-    check_labels(scores, f"{labels_reader.path}: video {video!r}", lambda i: f"{video}_{i + 1}")
+    check_labels(scores, f"{read.labels_path}: video {video!r}", lambda i: f"{video}_{i + 1}")
 
     member = _segment_words(label_iv.astype(np.float64), word_iv)
     per_segment = member.sum(axis=0)
-    tally.shared_words += int(np.count_nonzero(per_segment > 1))
-    tally.unused_words += int(np.count_nonzero(per_segment == 0))
-    tally.point_words += int(np.count_nonzero(word_iv[:, 0] == word_iv[:, 1]))
+    segments, dropped = [], []
     for s in range(member.shape[0]):
         segment_id = f"{video}_{s + 1}"
         index = np.flatnonzero(member[s])
         if index.size == 0:
-            tally.dropped.append(segment_id)
+            dropped.append(segment_id)
             continue
-        out.add({name: x[index] for name, x in per_word.items()}, scores[s], segment_id, video)
+        segments.append((segment_id, {name: x[index] for name, x in per_word.items()}, scores[s]))
+    return _VideoSegments(
+        video=video,
+        segments=segments,
+        dropped=dropped,
+        nonfinite=nonfinite,
+        shared_words=int(np.count_nonzero(per_segment > 1)),
+        unused_words=int(np.count_nonzero(per_segment == 0)),
+        point_words=int(np.count_nonzero(word_iv[:, 0] == word_iv[:, 1])),
+        wide_labels=label_feats.shape[1] > 1,
+    )
+
+
+def _segment_videos(
+    jobs: list[tuple[str, str]],
+    readers: Mapping[str, _CsdReader],
+    tally: _Tally,
+    outs: Mapping[str, SegmentList],
+) -> None:
+    """Read, align and gather ``(split, video)`` jobs in order into ``outs[split]``.
+
+    The main thread reads video k + 1 while threads align video k; results are gathered in
+    job order, so the splits, the report and the first error raised are those of a
+    one-video-at-a-time loop.
+    """
+    pending: collections.deque = collections.deque()
+
+    def gather_one() -> None:
+        split, future = pending.popleft()
+        future.result().add_to(tally, outs[split])
+
+    with concurrent.futures.ThreadPoolExecutor(ALIGN_THREADS) as pool:
+        try:
+            for split, video in jobs:
+                read = _read_video(video, readers)
+                pending.append((split, pool.submit(_video_segments, read)))
+                while len(pending) > ALIGN_THREADS:
+                    gather_one()
+        except BaseException:
+            # An earlier video's error comes first, as in a one-at-a-time loop.
+            while pending:
+                gather_one()
+            raise
+        while pending:
+            gather_one()
 
 
 def load_csd_dir(
@@ -499,15 +592,18 @@ def load_csd_dir(
         report.unassigned_segments = sum(
             readers["labels"].rows(v) for v in readers["labels"].videos if v not in in_folds
         )
-        splits = {}
+        jobs = []
         for split in SPLITS:
-            segments = SegmentList()
             for video in folds[split]:
                 if video in available:
-                    _video_segments(video, readers, tally, segments)
+                    jobs.append((split, video))
                 else:
                     report.missing_videos.setdefault(split, []).append(video)
-            splits[split] = segments.to_split(dims, max_seq_len, truncate)
+        segments = {split: SegmentList() for split in SPLITS}
+        _segment_videos(jobs, readers, tally, segments)
+        splits = {
+            split: segments[split].to_split(dims, max_seq_len, truncate) for split in SPLITS
+        }
         partial = sorted(set.union(*(set(r.videos) for r in readers.values())) - available)
 
     report.dropped_segments = tally.dropped

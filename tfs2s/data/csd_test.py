@@ -292,3 +292,32 @@ def test_zero_length_segment_takes_the_zero_length_words_at_its_instant(tmp_path
     assert train.lengths.tolist() == [1, 2, 1]
     assert train.features["text"][1, :2, 0].tolist() == [2.0, 3.0]
     assert train.features["text"][2, :1, 0].tolist() == [4.0]
+
+
+def test_threads_change_nothing_and_the_first_video_error_wins(tmp_path, monkeypatch):
+    import tfs2s.data.csd as csd
+
+    videos = {f"v{i}": [3, 0, 2 + i % 3] for i in range(9)}
+    folds = {"train": [f"v{i}" for i in range(5)], "valid": ["v5", "v6"], "test": ["v7", "v8"]}
+    written = tiny_sdk_dir(tmp_path, videos)
+    monkeypatch.setattr(csd, "ALIGN_THREADS", 1)
+    one = load(tmp_path, folds=folds)
+    monkeypatch.setattr(csd, "ALIGN_THREADS", 3)
+    three = load(tmp_path, folds=folds)
+    for split in ("train", "valid", "test"):
+        a, b = one.splits[split], three.splits[split]
+        assert a.segment_ids.tolist() == b.segment_ids.tolist() and len(a) > 0
+        for name in a.features:
+            np.testing.assert_array_equal(a.features[name], b.features[name])
+    assert one.report.dropped_segments == three.report.dropped_segments
+    assert one.report.notes == three.report.notes
+    # v1 has a bad label, v3 a missing audio dataset: v1's error is raised although
+    # v3 is read while v1 is aligned
+    labels = dict(written["labels"])
+    feats, iv = labels["v1"]
+    labels["v1"] = (np.full_like(feats, 9.0), iv)
+    write_csd(tmp_path / LABELS, "Opinion Segment Labels", labels)
+    with h5py.File(tmp_path / "CMU_MOSI_COVAREP.csd", "a") as f:
+        del f[next(iter(f))]["data"]["v3"]["features"]
+    with pytest.raises(ValueError, match=r"video 'v1', segment v1_1: expected"):
+        load(tmp_path, folds=folds)
