@@ -110,7 +110,8 @@ def test_poster_recipe_is_the_library_defaults_and_recommended_differs():
     assert load_recipe("poster") == RunConfig()
     recommended = load_recipe("recommended")
     assert recommended.recipe == "recommended" and recommended.train.mode == "joint"
-    assert recommended.train.select_metric == "mae" and recommended.train.weight_decay > 0
+    assert recommended.train.select_metric == "f1_2" and recommended.train.weight_decay > 0
+    assert recommended.train.modality_dropout_keep == "text"
 
 
 def test_recipe_is_recorded_in_params_yaml(tmp_path):
