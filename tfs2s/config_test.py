@@ -156,6 +156,9 @@ def test_unread_values_are_named_against_the_recipe():
     keep = {"train.modality_dropout_keep": "text"}
     assert unread_keys(base.replace(**keep)) == ["train.modality_dropout_keep"]
     assert unread_keys(RunConfig(topology="concat_TA_V").replace(**keep)) == []
+    # without the kept modality in its input, a model reads no modality dropout
+    av = RunConfig(topology="baseline_AV").replace(**keep, **{"train.modality_dropout": 0.2})
+    assert unread_keys(av) == ["train.modality_dropout"]
     with pytest.raises(ValueError, match="modality_dropout_keep: expected one of"):
         base.replace(**{"train.modality_dropout_keep": "speech"})
     # a recipe's own values (joint weights on a baseline) are not reported

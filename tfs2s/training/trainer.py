@@ -206,8 +206,9 @@ class Trainer:
         dropping = None
         if self.train_cfg.modality_dropout > 0 and len(sources) > 1 and phase.regresses:
             keep = self.train_cfg.modality_dropout_keep
-            droppable = tuple(name for name in sources if name != keep)
-            dropping = (self.train_cfg.modality_dropout, droppable)
+            if keep == "none" or keep in sources:
+                droppable = tuple(name for name in sources if name != keep)
+                dropping = (self.train_cfg.modality_dropout, droppable)
         return phase_dataset(
             self.data,
             split,

@@ -115,3 +115,9 @@ def test_modality_dropout_keep_never_drops_the_kept_modality(source, keep):
     plain = first_batch(trainer(source, "baseline_TA"))
     np.testing.assert_array_equal(two["text"], plain["text"])
     assert np.mean(np.any(two["audio"] != plain["audio"], (1, 2))) > 0.9
+    # a model that does not join the kept modality gets no modality dropout
+    av = first_batch(trainer(source, "baseline_AV", modality_dropout=0.99, modality_dropout_keep="text"))
+    av_plain = first_batch(trainer(source, "baseline_AV"))
+    for name in ("audio", "video"):
+        np.testing.assert_array_equal(av[name], av_plain[name])
+    assert np.any(first_batch(trainer(source, "baseline_AV", modality_dropout=0.99))["audio"] != av_plain["audio"])
