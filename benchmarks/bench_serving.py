@@ -1,6 +1,7 @@
 """Serving latency of an exported ``embed_AV_T`` model: the SavedModel signature as TF-Serving runs it.
 
-Trains ``embed_AV_T`` briefly on the built-in data (or loads ``--run``), exports it
+Trains ``embed_AV_T`` briefly on the built-in data with ``--recipe`` (default
+``recommended``, what ``train.py`` makes; or loads ``--run``), exports it
 with and without XLA (``jit_compile``), loads each SavedModel with
 ``tf.saved_model.load`` and times ``serving_default`` after a warm-up:
 
@@ -14,7 +15,8 @@ with and without XLA (``jit_compile``), loads each SavedModel with
 
 Prints and writes JSON (default ``benchmarks/results/bench_serving.json``).
 
-Usage: ``python benchmarks/bench_serving.py [--run RUN_DIR] [--epochs 1] [--iters 2000]``
+Usage: ``python benchmarks/bench_serving.py [--run RUN_DIR | --recipe poster] [--epochs 1]
+[--iters 2000] [--out JSON]``
 """
 
 from __future__ import annotations
@@ -34,15 +36,15 @@ sys.path.insert(0, ROOT)
 TOPOLOGY = "embed_AV_T"
 
 
-def train(epochs: int):
-    """Train ``embed_AV_T`` on the built-in data for ``epochs`` of every phase."""
-    from tfs2s.config import RunConfig
+def train(epochs: int, recipe: str):
+    """Train ``embed_AV_T`` with ``recipe`` on the built-in data for ``epochs`` of every phase."""
+    from tfs2s.config import load_recipe
     from tfs2s.data.sources import load_source
     from tfs2s.topology import parse_topology
     from tfs2s.training.fit import train_model
     from tfs2s.training.run import set_determinism
 
-    cfg = RunConfig().replace(
+    cfg = load_recipe(recipe).replace(
         **{"topology": TOPOLOGY, "train.epochs": epochs, "train.translator_epochs": epochs}
     )
     set_determinism(cfg.train.seed)
@@ -137,6 +139,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", metavar="DIR", help="export this run instead of training one")
     parser.add_argument("--epochs", type=int, default=1, help="epochs of every phase (training)")
+    parser.add_argument(
+        "--recipe",
+        default="recommended",
+        choices=("recommended", "poster"),
+        help="recipe of the run trained here (default recommended, as train.py: LSTMs as "
+        "loops; poster: unrolled LSTMs, a larger graph for XLA to compile)",
+    )
     parser.add_argument("--iters", type=int, default=2000, help="timed calls at batch 1")
     parser.add_argument("--warmup", type=int, default=100, help="untimed calls first")
     parser.add_argument(
@@ -151,7 +160,7 @@ def main() -> None:
     from tfs2s.serving.warmup import example_inputs
 
     t0 = time.perf_counter()
-    trained, max_seq_len = load(args.run) if args.run else train(args.epochs)
+    trained, max_seq_len = load(args.run) if args.run else train(args.epochs, args.recipe)
     prepare_s = time.perf_counter() - t0
 
     result = {
@@ -163,7 +172,8 @@ def main() -> None:
             "loadavg_1min_at_start": round(os.getloadavg()[0], 2),
         },
         "topology": TOPOLOGY,
-        "source": args.run or f"trained {args.epochs} epoch(s) per phase on the built-in data",
+        "source": args.run
+        or f"trained {args.epochs} epoch(s) per phase on the built-in data, {args.recipe} recipe",
         "prepare_seconds": round(prepare_s, 1),
         "targets_ms": {"serving_default_batch1_p50": 1.0, "serving_default_batch64_p50": 6.0},
         "variants": {},
