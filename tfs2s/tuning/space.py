@@ -38,7 +38,7 @@ The regularisation and selection keys of the recipes are searchable the same way
     train.optimizer: {type: choice, values: [adam, adamw]}
     train.weight_decay: {type: float, min: 1.0e-5, max: 1.0e-2, sampling: log}
     train.clipnorm: {type: choice, values: [0.5, 1.0, 5.0]}
-    train.modality_dropout: {type: float, min: 0.0, max: 0.3, step: 0.1}
+    train.modality_dropout: {type: float, min: 0.0, max: 0.9, step: 0.1}
     train.modality_dropout_keep: {type: choice, values: [none, text]}
     train.select_metric: {type: choice, values: [loss, mae, f1_2]}
 """
