@@ -6,7 +6,7 @@ A thin wrapper over ``tfs2s train``.
 
 import sys
 
-from tfs2s.cli import main
+from tfs2s.cli import run
 
 if __name__ == "__main__":
-    sys.exit(main(["train", *sys.argv[1:]]))
+    run(["train", *sys.argv[1:]])

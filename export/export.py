@@ -10,7 +10,7 @@ import sys
 # Runnable from a clone without installing the package, like benchmarks/.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tfs2s.cli import main  # noqa: E402
+from tfs2s.cli import run  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(main(["export", *sys.argv[1:]]))
+    run(["export", *sys.argv[1:]])

@@ -25,3 +25,19 @@ def test_building_the_parser_does_not_import_tensorflow():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_the_console_entry_flushes_its_output_and_keeps_the_exit_code(tmp_path):
+    import subprocess
+    import sys
+
+    # stdout is a pipe here (block-buffered): run() must flush it before os._exit
+    code = "from tfs2s.cli import run; run(['train', '--list-topologies'])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and "embed_AV_T" in out.stdout
+    missing = tmp_path / "missing"
+    code = f"from tfs2s.cli import run; run(['train', '--topology', 'T_A', '--data', {str(missing)!r}])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 2
+    assert out.stderr.strip().startswith("tfs2s: error:") and str(missing) in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
