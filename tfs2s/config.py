@@ -11,7 +11,7 @@ import dataclasses
 import functools
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -278,16 +278,26 @@ MODE_ONLY: dict[str, str] = {
 }
 
 
+def droppable_modalities(joined: Sequence[str], keep: str) -> tuple[str, ...]:
+    """The modalities modality dropout may drop from a model whose input joins ``joined``
+    (``train.modality_dropout_keep`` = ``keep``): none when it joins fewer than two, or
+    when ``keep`` is a modality it does not join; else all of them but ``keep``."""
+    if len(joined) < 2 or (keep != "none" and keep not in joined):
+        return ()
+    return tuple(name for name in joined if name != keep)
+
+
 def is_read(key: str, cfg: RunConfig) -> bool:
     """Whether a run of ``cfg`` (its topology kind and training mode) reads ``key``."""
     topology = parse_topology(cfg.topology)
     if key in SEQ2SEQ_ONLY and topology.is_baseline:
         return False
     joined = topology.inference_modalities
-    if key in ("train.modality_dropout", "train.modality_dropout_keep") and len(joined) < 2:
+    if key == "train.modality_dropout_keep" and len(joined) < 2:
         return False
-    keep = cfg.train.modality_dropout_keep
-    if key == "train.modality_dropout" and keep != "none" and keep not in joined:
+    if key == "train.modality_dropout" and not droppable_modalities(
+        joined, cfg.train.modality_dropout_keep
+    ):
         return False
     return key not in MODE_ONLY or MODE_ONLY[key] == cfg.train.mode
 

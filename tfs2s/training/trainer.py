@@ -23,7 +23,7 @@ import tensorflow as tf
 from keras import ops
 
 from tfs2s.compat import set_random_seed_keeping_kernels
-from tfs2s.config import Mode, ModelConfig, TrainConfig, choices
+from tfs2s.config import Mode, ModelConfig, TrainConfig, choices, droppable_modalities
 from tfs2s.data.pipeline import DataSource
 from tfs2s.models.phase_schedule import Phase, phase_schedule
 from tfs2s.models.topology_models import TopologyModels
@@ -203,12 +203,9 @@ class Trainer:
     def _dataset(self, split: str, phase: Phase, seed: int, training: bool):
         batch = self.train_cfg.batch_size if training else self.train_cfg.eval_batch_size
         sources = self.models.sources
-        dropping = None
-        if self.train_cfg.modality_dropout > 0 and len(sources) > 1 and phase.regresses:
-            keep = self.train_cfg.modality_dropout_keep
-            if keep == "none" or keep in sources:
-                droppable = tuple(name for name in sources if name != keep)
-                dropping = (self.train_cfg.modality_dropout, droppable)
+        rate = self.train_cfg.modality_dropout
+        droppable = droppable_modalities(sources, self.train_cfg.modality_dropout_keep)
+        dropping = (rate, droppable) if rate > 0 and droppable and phase.regresses else None
         return phase_dataset(
             self.data,
             split,
