@@ -601,9 +601,7 @@ def load_csd_dir(
                     report.missing_videos.setdefault(split, []).append(video)
         segments = {split: SegmentList() for split in SPLITS}
         _segment_videos(jobs, readers, tally, segments)
-        splits = {
-            split: segments[split].to_split(dims, max_seq_len, truncate) for split in SPLITS
-        }
+        splits = {split: segments[split].to_split(dims, max_seq_len, truncate) for split in SPLITS}
         partial = sorted(set.union(*(set(r.videos) for r in readers.values())) - available)
 
     report.dropped_segments = tally.dropped

@@ -517,7 +517,9 @@ def test_an_xla_export_serves_lstms_as_loops_checked_against_the_trained_models(
         loops = export_mod.as_loops(model)
         assert lstms(model) and all(x.unroll for x in lstms(model))
         assert lstms(loops) and not any(x.unroll for x in lstms(loops))
-        x = example_inputs({n: model.input[n].shape[-1] for n in model.input if n != M.MASK}, 3, steps)
+        x = example_inputs(
+            {n: model.input[n].shape[-1] for n in model.input if n != M.MASK}, 3, steps
+        )
         x[M.MASK][1, 2:] = 0.0
         for key, want in model(x, training=False).items():
             np.testing.assert_allclose(loops(x, training=False)[key], want, atol=1e-5)

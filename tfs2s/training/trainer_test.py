@@ -98,11 +98,12 @@ def test_modality_dropout_replaces_one_source_by_its_mean(source):
     )
 
 
-
 @pytest.mark.parametrize("keep", ["text", "audio"])
 def test_modality_dropout_keep_never_drops_the_kept_modality(source, keep):
     kept = first_batch(trainer(source, "baseline_TAV"))
-    dropped = first_batch(trainer(source, "baseline_TAV", modality_dropout=0.99, modality_dropout_keep=keep))
+    dropped = first_batch(
+        trainer(source, "baseline_TAV", modality_dropout=0.99, modality_dropout_keep=keep)
+    )
     changed = {n: np.any(dropped[n] != kept[n], (1, 2)) for n in ("text", "audio", "video")}
     others = [n for n in changed if n != keep]
     np.testing.assert_array_equal(dropped[keep], kept[keep])
@@ -111,13 +112,20 @@ def test_modality_dropout_keep_never_drops_the_kept_modality(source, keep):
     assert np.mean(changed[others[0]] | changed[others[1]]) > 0.8
     assert changed[others[0]].any() and changed[others[1]].any()
     # with two joined modalities and one kept, the other is dropped at the full rate
-    two = first_batch(trainer(source, "baseline_TA", modality_dropout=0.99, modality_dropout_keep="text"))
+    two = first_batch(
+        trainer(source, "baseline_TA", modality_dropout=0.99, modality_dropout_keep="text")
+    )
     plain = first_batch(trainer(source, "baseline_TA"))
     np.testing.assert_array_equal(two["text"], plain["text"])
     assert np.mean(np.any(two["audio"] != plain["audio"], (1, 2))) > 0.9
     # a model that does not join the kept modality gets no modality dropout
-    av = first_batch(trainer(source, "baseline_AV", modality_dropout=0.99, modality_dropout_keep="text"))
+    av = first_batch(
+        trainer(source, "baseline_AV", modality_dropout=0.99, modality_dropout_keep="text")
+    )
     av_plain = first_batch(trainer(source, "baseline_AV"))
     for name in ("audio", "video"):
         np.testing.assert_array_equal(av[name], av_plain[name])
-    assert np.any(first_batch(trainer(source, "baseline_AV", modality_dropout=0.99))["audio"] != av_plain["audio"])
+    assert np.any(
+        first_batch(trainer(source, "baseline_AV", modality_dropout=0.99))["audio"]
+        != av_plain["audio"]
+    )
