@@ -477,9 +477,9 @@ def as_loops(model):
             return model
     except _NotLoopable:
         return model
-    copy = model.__class__.from_config(config)
-    copy.set_weights(model.get_weights())
-    return copy
+    from tfs2s.training.trained_model import rebuilt
+
+    return rebuilt(model, config)
 
 
 def _translator_for(trained, topology):

@@ -59,9 +59,9 @@ class TrainedModel:
         """Write ``model.keras``, ``translator.keras`` (if any) and ``trained.json``."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        _standalone(self.sentiment_model).save(directory / SENTIMENT_FILE)
+        rebuilt(self.sentiment_model).save(directory / SENTIMENT_FILE)
         for i, translator in enumerate(self.translators):
-            _standalone(translator).save(directory / translator_file(i))
+            rebuilt(translator).save(directory / translator_file(i))
         metadata = {
             "topology": self.topology.name,
             "model": dataclasses.asdict(self.model_cfg),
@@ -98,9 +98,10 @@ class TrainedModel:
         )
 
 
-def _standalone(model: keras.Model) -> keras.Model:
-    """An uncompiled copy of ``model``: the artefact holds no optimizer state or loss."""
-    copy = model.__class__.from_config(model.get_config())
+def rebuilt(model: keras.Model, config: dict | None = None) -> keras.Model:
+    """An uncompiled copy of ``model`` built from ``config`` (default: its own) with its
+    weights: an artefact holding no optimizer state or loss, or a variant of the model."""
+    copy = model.__class__.from_config(model.get_config() if config is None else config)
     copy.set_weights(model.get_weights())
     return copy
 
