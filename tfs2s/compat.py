@@ -18,6 +18,8 @@ The uses:
   module holds Keras models without saving their variables twice.
 - :func:`in_multi_worker_mode`: ``Strategy.extended._in_multi_worker_mode``.
 - :func:`keras_tuner_role`: ``keras_tuner.src.distribute.utils`` (chief or worker).
+- :func:`build_compiled_state`: ``Model._symbolic_build``, so that the compiled loss's
+  trackers exist before the train step is traced (else every phase traces it twice).
 - :func:`set_random_seed_keeping_kernels`: Keras' global seed state
   (``keras.src.backend.common.global_state``) and the eager context's ``_seed``/``_rng``,
   to reseed without ``tf.random.set_seed``'s clearing of every cached kernel.
@@ -190,6 +192,25 @@ def set_initial_epoch(model: Any, epoch: int | None) -> None:
     if not hasattr(model, "_initial_epoch"):
         raise _keras_fail("keras.Model._initial_epoch (set by BackupAndRestore)")
     model._initial_epoch = epoch
+
+
+def build_compiled_state(model: Any, element_spec: Any) -> None:
+    """Create a compiled model's loss trackers (and optimizer slots) before ``fit``.
+
+    Without a distribution strategy, Keras 3 builds the compiled loss inside the first
+    trace of the train step. Its per-output loss trackers are variables, and a
+    ``tf.function`` that creates variables is traced twice: the whole step (a few
+    seconds for a seq2seq phase) once more. Keras' own symbolic build, which it runs
+    under a strategy, creates them from ``element_spec`` (``(x, y[, sample_weight])``
+    of ``tf.TensorSpec``) without running the model.
+
+    Raises:
+        CompatError: the model has no ``_symbolic_build``.
+    """
+    build = getattr(model, "_symbolic_build", None)
+    if not callable(build):
+        raise _keras_fail("keras.Model._symbolic_build")
+    build(data_batch=element_spec)
 
 
 # --------------------------------------------------------------------------- tracking

@@ -51,6 +51,22 @@ def test_backup_and_initial_epoch_hooks_name_the_keras_version():
     assert model._initial_epoch == 3
 
 
+def test_build_compiled_state_creates_the_loss_trackers_without_running_the_model():
+    with pytest.raises(compat.CompatError, match="_symbolic_build"):
+        compat.build_compiled_state(object(), None)
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, {"a": keras.layers.Dense(1)(inputs), "b": inputs})
+    model.compile(optimizer="adam", loss={"a": "mse", "b": "mae"})
+    spec = (
+        tf.TensorSpec((8, 3)),
+        {"a": tf.TensorSpec((8, 1)), "b": tf.TensorSpec((8, 3))},
+    )
+    before = len(model.metrics_variables)
+    compat.build_compiled_state(model, spec)
+    assert len(model.metrics_variables) > before
+    assert model.optimizer.built
+
+
 def test_multi_worker_probe_and_tuner_role_outside_a_cluster(monkeypatch):
     for var in ("KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT", "KERASTUNER_TUNER_ID"):
         monkeypatch.delenv(var, raising=False)

@@ -22,7 +22,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from tfs2s.compat import set_random_seed_keeping_kernels
+from tfs2s.compat import build_compiled_state, set_random_seed_keeping_kernels
 from tfs2s.config import Mode, ModelConfig, TrainConfig, choices, droppable_modalities
 from tfs2s.data.pipeline import DataSource
 from tfs2s.models.phase_schedule import Phase, phase_schedule
@@ -94,6 +94,7 @@ class Trainer:
         self._seed = train_cfg.seed
         self._pristine = True
         self._valid_predictions = None
+        self._state_built: set[int] = set()
         self.timing: RunTiming | None = None
         keras.utils.set_random_seed(train_cfg.seed)
         with self._scope():
@@ -242,6 +243,11 @@ class Trainer:
             with self._scope():
                 optimizer.build(phase.model.trainable_variables)
         train, steps = self._dataset("train", phase, seed, training=True)
+        if not self.run_eagerly and id(phase) not in self._state_built:
+            # The first trace must not create the loss trackers (it would trace twice).
+            with self._scope():
+                build_compiled_state(phase.model, train.element_spec)
+            self._state_built.add(id(phase))
         self._set_steps_per_execution(phase, steps)
         valid = self._dataset("valid", phase, seed, training=False)[0] if self._has_valid else None
         phase_callbacks = self._selection(phase) if valid is not None else []

@@ -129,3 +129,27 @@ def test_modality_dropout_keep_never_drops_the_kept_modality(source, keep):
         first_batch(trainer(source, "baseline_AV", modality_dropout=0.99))["audio"]
         != av_plain["audio"]
     )
+
+
+def test_a_multi_output_phase_traces_its_train_step_once(source):
+    # A joint phase's compiled loss has one tracker per output. Were they created in
+    # the first trace, tf.function would trace the whole train step a second time.
+    t = Trainer(
+        parse_topology("T_A"),
+        MODEL,
+        dataclasses.replace(TRAIN, mode="joint", cycle_weight=0.1, epochs=2),
+        source,
+    )
+    (phase,) = t.phases
+    assert len(phase.model.output) > 2
+    traces = []
+    step = phase.model.train_step
+
+    def counted(data):
+        traces.append(1)
+        return step(data)
+
+    phase.model.train_step = counted
+    t.train(verbose=0)
+    t.train(seed=1, verbose=0)
+    assert len(traces) == 1
