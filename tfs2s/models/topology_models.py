@@ -215,6 +215,25 @@ class TopologyModels:
             ),
         )
 
+    def representation_model(self) -> keras.Model:
+        """``{sources..., mask} -> {"sequence"}``: the sequence the regressor reads (the
+        encoders' output, the standardised sources beside it with ``source_skip``).
+
+        A two-phase regression phase with frozen encoders computes it once per split
+        and trains the regressor alone on it (see
+        :func:`~tfs2s.models.phase_schedule.phase_schedule`).
+        """
+        return self._view("representation", self._build_representation)
+
+    def _build_representation(self) -> keras.Model:
+        view = standardized_inputs(self.sources, self.norm_stats)
+        sources = view.joined(self.sources)
+        encoded = encode_chain(self.encoders, sources, view.mask)["sequence"]
+        sequence = regressor_sequence(encoded, sources, self.model_cfg.source_skip)
+        return keras.Model(
+            view.inputs, {"sequence": sequence}, name=f"{self.topology.name}_representation"
+        )
+
     def translation_model(self, stage: int) -> ModalityTranslator:
         """Teacher-forced translator of ``stage`` (0-based): sources -> stage targets.
 

@@ -12,15 +12,24 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
 from tfs2s import modalities as M
-from tfs2s.data.pipeline import PARALLEL_CALLS, DataSource, finish_pipeline
+from tfs2s.data.dataset import Split
+from tfs2s.data.pipeline import (
+    PARALLEL_CALLS,
+    DataSource,
+    InMemorySource,
+    finish_pipeline,
+    split_dataset,
+)
 from tfs2s.layers.masked_normalization import normalize_features
 from tfs2s.models.graph_utils import StatsConfig
 from tfs2s.models.phase_schedule import Phase
 from tfs2s.training.losses import translation_step_weights
+from tfs2s.training.predict import predict
 
 #: Evaluation data up to this size is kept in memory after its first pass.
 EVAL_CACHE_BYTES = 256 << 20
@@ -149,4 +158,57 @@ def phase_dataset(
         width = sum(data.dims[name] for name in phase.modalities) + 1
         if 2 * count * data.max_seq_len * width * 4 <= EVAL_CACHE_BYTES:
             dataset = dataset.cache()
+    return finish_pipeline(dataset), steps
+
+
+def representation_dataset(
+    data: InMemorySource,
+    split: str,
+    phase: Phase,
+    *,
+    batch_size: int,
+    eval_batch_size: int,
+    seed: int,
+    training: bool,
+) -> tuple[tf.data.Dataset, int]:
+    """The batches of a regression phase that trains the regressor alone.
+
+    :attr:`Phase.representation` (the frozen encoders) is run once over ``split``, in
+    data order and in batches of ``eval_batch_size``; its output is then served as
+    :func:`phase_dataset` serves the raw features: for the same ``seed`` the same
+    segments in the same batches and order (the in-memory pipeline's order is a function
+    of the split's size and the seed alone), as ``({"sequence", "mask"}, {"sentiment"})``.
+
+    Returns:
+        the dataset and its steps per epoch, as :func:`phase_dataset`.
+    """
+    raw = data.dataset(split, phase.modalities, eval_batch_size)
+    table = np.asarray(predict(phase.representation, raw)["sequence"], np.float32)
+    segments = data.data.split(split)
+    computed = Split(
+        features={"sequence": table},
+        lengths=segments.lengths,
+        labels=segments.labels,
+        segment_ids=segments.segment_ids,
+        video_ids=segments.video_ids,
+    )
+    count = len(computed)
+    full = training and count >= batch_size
+    dataset = split_dataset(
+        computed,
+        ["sequence"],
+        batch_size,
+        shuffle=training,
+        seed=seed,
+        drop_remainder=full,
+        repeat=training,
+    )
+
+    @tf.autograph.experimental.do_not_convert
+    def regressor_batch(features, label):
+        inputs = {"sequence": features["sequence"], M.MASK: features[M.MASK]}
+        return inputs, {"sentiment": label}
+
+    dataset = dataset.map(regressor_batch, num_parallel_calls=PARALLEL_CALLS, deterministic=True)
+    steps = count // batch_size if full else math.ceil(count / batch_size)
     return finish_pipeline(dataset), steps

@@ -24,13 +24,13 @@ from keras import ops
 
 from tfs2s.compat import build_compiled_state, set_random_seed_keeping_kernels
 from tfs2s.config import Mode, ModelConfig, TrainConfig, choices, droppable_modalities
-from tfs2s.data.pipeline import DataSource
+from tfs2s.data.pipeline import DataSource, InMemorySource
 from tfs2s.models.phase_schedule import Phase, phase_schedule
 from tfs2s.models.topology_models import TopologyModels
 from tfs2s.topology import Topology
 from tfs2s.training.callbacks import EpochClock
 from tfs2s.training.losses import TRANSLATION_LOSS, absolute_error
-from tfs2s.training.phase_data import phase_dataset
+from tfs2s.training.phase_data import phase_dataset, representation_dataset
 from tfs2s.training.selection import ValidSentimentMetric, early_stopping
 from tfs2s.training.strategies import supports_multi_step
 from tfs2s.training.timing import PhaseTiming, RunTiming
@@ -99,9 +99,13 @@ class Trainer:
         keras.utils.set_random_seed(train_cfg.seed)
         with self._scope():
             self.models = TopologyModels.build(*self._build_args)
-            self.phases = phase_schedule(self.models, train_cfg)
+            self.phases = phase_schedule(
+                self.models, train_cfg, cache_representation=self._can_cache_representation()
+            )
             for phase in self.phases:
                 self._compile(phase)
+                if phase.representation is not None and not phase.representation.compiled:
+                    phase.representation.compile(jit_compile=False, run_eagerly=run_eagerly)
             self.sentiment_model = self.models.sentiment_model()
             if not self.sentiment_model.compiled:
                 self.sentiment_model.compile(
@@ -113,6 +117,27 @@ class Trainer:
             for translator in self.translators:
                 # Greedy decoding is a dynamic-length while loop: not XLA-compilable.
                 translator.compile(jit_compile=False, run_eagerly=run_eagerly)
+
+    def _can_cache_representation(self) -> bool:
+        """Whether a two-phase regression phase may train the regressor alone on the
+        frozen encoders' output computed once (``Phase.representation``).
+
+        It must be the same function of the same batches: the encoders draw no random
+        numbers (no dropout), the batches are not altered per step (no modality dropout
+        on the regressor's inputs), and the data is in memory, whose batch order the
+        computed split can follow. Distribution strategies keep the usual path.
+        """
+        model, train = self.model_cfg, self.train_cfg
+        droppable = droppable_modalities(
+            self.topology.inference_modalities, train.modality_dropout_keep
+        )
+        return (
+            self.strategy is None
+            and isinstance(self.data, InMemorySource)
+            and model.dropout == 0
+            and model.recurrent_dropout == 0
+            and not (train.modality_dropout > 0 and droppable)
+        )
 
     def _scope(self):
         return self.strategy.scope() if self.strategy is not None else contextlib.nullcontext()
@@ -203,6 +228,16 @@ class Trainer:
 
     def _dataset(self, split: str, phase: Phase, seed: int, training: bool):
         batch = self.train_cfg.batch_size if training else self.train_cfg.eval_batch_size
+        if phase.representation is not None:
+            return representation_dataset(
+                self.data,
+                split,
+                phase,
+                batch_size=batch,
+                eval_batch_size=self.train_cfg.eval_batch_size,
+                seed=seed,
+                training=training,
+            )
         sources = self.models.sources
         rate = self.train_cfg.modality_dropout
         droppable = droppable_modalities(sources, self.train_cfg.modality_dropout_keep)

@@ -137,7 +137,7 @@ def test_a_multi_output_phase_traces_its_train_step_once(source):
     t = Trainer(
         parse_topology("T_A"),
         MODEL,
-        dataclasses.replace(TRAIN, mode="joint", cycle_weight=0.1, epochs=2),
+        dataclasses.replace(TRAIN, mode="joint", cycle_weight=0.1, epochs=1),
         source,
     )
     (phase,) = t.phases
@@ -151,5 +151,92 @@ def test_a_multi_output_phase_traces_its_train_step_once(source):
 
     phase.model.train_step = counted
     t.train(verbose=0)
-    t.train(seed=1, verbose=0)
     assert len(traces) == 1
+
+
+def _weights(t):
+    return [v.numpy() for part in t.models.parts for v in part.variables]
+
+
+@pytest.mark.parametrize(
+    "topology, model, seeds",
+    [
+        # two stacked encoder layers, the sources beside them; a new seed's encoders give
+        # another representation, which must be computed again
+        ("concat_TA_V", {"source_skip": True, "depth": 2}, (0, 1)),
+    ],
+)
+def test_a_frozen_encoder_regression_phase_trains_on_its_output_computed_once(
+    source, topology, model, seeds, monkeypatch
+):
+    model_cfg = dataclasses.replace(MODEL, unroll=True, **model)
+    cfg = dataclasses.replace(TRAIN, translator_epochs=2, epochs=4, patience=1, learning_rate=0.03)
+    cached = Trainer(parse_topology(topology), model_cfg, cfg, source)
+    regression = cached.phases[-1]
+    assert regression.model is cached.models.regressor
+    assert regression.representation is cached.models.representation_model()
+    runs = {}
+    for seed in seeds:
+        runs[seed] = (cached.train(seed=seed, verbose=0).history, _weights(cached))
+    monkeypatch.setattr(Trainer, "_can_cache_representation", lambda self: False)
+    plain = Trainer(parse_topology(topology), model_cfg, cfg, source)
+    assert plain.phases[-1].representation is None
+    assert plain.phases[-1].model is plain.sentiment_model
+    for seed in seeds:
+        history = plain.train(seed=seed, verbose=0).history
+        expected_history, expected_weights = runs[seed]
+        assert [(r["phase"], r["epoch"]) for r in history] == [
+            (r["phase"], r["epoch"]) for r in expected_history
+        ]
+        # the same function of the same batches, up to float rounding (Adam turns a
+        # rounding-level gradient of a near-zero bias into a step of its own)
+        for got, want in zip(history, expected_history, strict=True):
+            assert got["loss"] == pytest.approx(want["loss"], abs=1e-5)
+            assert got["val_loss"] == pytest.approx(want["val_loss"], abs=1e-5)
+        for got, want in zip(_weights(plain), expected_weights, strict=True):
+            np.testing.assert_allclose(got, want, atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    "model, train",
+    [
+        ({"dropout": 0.1}, {}),
+        ({"recurrent_dropout": 0.1}, {}),
+        ({}, {"finetune_encoder": True}),
+        ({}, {"modality_dropout": 0.5}),
+        ({}, {"mode": "joint"}),
+    ],
+)
+def test_the_regression_phase_runs_the_encoders_when_their_output_can_change(source, model, train):
+    t = Trainer(
+        parse_topology("concat_TA_V"),
+        dataclasses.replace(MODEL, **model),
+        dataclasses.replace(TRAIN, **train),
+        source,
+    )
+    assert all(phase.representation is None for phase in t.phases)
+    assert t.models.regressor not in [phase.model for phase in t.phases]
+
+
+def test_only_in_memory_data_without_a_strategy_computes_the_representation_once(source):
+    import tensorflow as tf
+
+    assert Trainer(parse_topology("T_V"), MODEL, TRAIN, source)._can_cache_representation()
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    t = Trainer(parse_topology("T_V"), MODEL, TRAIN, source, strategy=strategy)
+    assert t.phases[-1].representation is None
+
+    class Streamed:  # any other DataSource (a prepared cache streams from disk)
+        def __init__(self, inner):
+            self.inner = inner
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+    t = Trainer(parse_topology("T_V"), MODEL, TRAIN, Streamed(source))
+    assert t.phases[-1].representation is None
+    # a baseline has no encoder to freeze
+    assert (
+        Trainer(parse_topology("baseline_TA"), MODEL, TRAIN, source).phases[0].representation
+        is None
+    )
