@@ -127,17 +127,19 @@ class Trainer:
         on the regressor's inputs), and the data is in memory, whose batch order the
         computed split can follow. Distribution strategies keep the usual path.
         """
-        model, train = self.model_cfg, self.train_cfg
-        droppable = droppable_modalities(
-            self.topology.inference_modalities, train.modality_dropout_keep
-        )
         return (
             self.strategy is None
             and isinstance(self.data, InMemorySource)
-            and model.dropout == 0
-            and model.recurrent_dropout == 0
-            and not (train.modality_dropout > 0 and droppable)
+            and self.model_cfg.dropout == 0
+            and self.model_cfg.recurrent_dropout == 0
+            and self._modality_dropout() is None
         )
+
+    def _modality_dropout(self) -> tuple[float, tuple[str, ...]] | None:
+        """``(rate, droppable modalities)`` of the regressor's inputs, or None."""
+        rate = self.train_cfg.modality_dropout
+        droppable = droppable_modalities(self.models.sources, self.train_cfg.modality_dropout_keep)
+        return (rate, droppable) if rate > 0 and droppable else None
 
     def _scope(self):
         return self.strategy.scope() if self.strategy is not None else contextlib.nullcontext()
@@ -238,10 +240,7 @@ class Trainer:
                 seed=seed,
                 training=training,
             )
-        sources = self.models.sources
-        rate = self.train_cfg.modality_dropout
-        droppable = droppable_modalities(sources, self.train_cfg.modality_dropout_keep)
-        dropping = (rate, droppable) if rate > 0 and droppable and phase.regresses else None
+        dropping = self._modality_dropout() if phase.regresses else None
         return phase_dataset(
             self.data,
             split,
