@@ -114,6 +114,14 @@ def batch_mapper(
     return prepare_dropping
 
 
+def epoch_batches(count: int, batch_size: int, training: bool) -> tuple[bool, int]:
+    """``(drop_remainder, steps per epoch)`` of a split of ``count`` examples: training
+    batches are full (a fixed batch shape keeps one trace) unless the split is smaller
+    than one batch; evaluation keeps the last partial batch."""
+    full = training and count >= batch_size
+    return full, count // batch_size if full else math.ceil(count / batch_size)
+
+
 def phase_dataset(
     data: DataSource,
     split: str,
@@ -136,7 +144,7 @@ def phase_dataset(
     example with probability ``rate`` (:func:`drop_one_modality`), seeded by ``seed``.
     """
     count = data.num_examples(split)
-    full = training and count >= batch_size
+    full, steps = epoch_batches(count, batch_size, training)
     dataset = data.dataset(
         split,
         phase.modalities,
@@ -152,7 +160,6 @@ def phase_dataset(
     dataset = dataset.map(
         batch_mapper(phase, stats, dropping), num_parallel_calls=PARALLEL_CALLS, deterministic=True
     )
-    steps = count // batch_size if full else math.ceil(count / batch_size)
     if not training:
         # inputs and (standardised) targets: at most twice the features of the split
         width = sum(data.dims[name] for name in phase.modalities) + 1
@@ -192,8 +199,7 @@ def representation_dataset(
         segment_ids=segments.segment_ids,
         video_ids=segments.video_ids,
     )
-    count = len(computed)
-    full = training and count >= batch_size
+    full, steps = epoch_batches(len(computed), batch_size, training)
     dataset = split_dataset(
         computed,
         ["sequence"],
@@ -210,5 +216,4 @@ def representation_dataset(
         return inputs, {"sentiment": label}
 
     dataset = dataset.map(regressor_batch, num_parallel_calls=PARALLEL_CALLS, deterministic=True)
-    steps = count // batch_size if full else math.ceil(count / batch_size)
     return finish_pipeline(dataset), steps
