@@ -245,6 +245,18 @@ def is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
     return compat.in_multi_worker_mode(strategy)
 
 
+def is_default(strategy: tf.distribute.Strategy | None) -> bool:
+    """True for no strategy or TensorFlow's default one (what ``auto`` and ``one`` build
+    without several GPUs): one replica in this process, nothing distributed.
+
+    Inside another strategy's scope the default one cannot be told apart, and this says
+    False (callers then take their general path).
+    """
+    if strategy is None:
+        return True
+    return not tf.distribute.has_strategy() and strategy is tf.distribute.get_strategy()
+
+
 def supports_multi_step(strategy: tf.distribute.Strategy | None) -> bool:
     """True where Keras' multi-step loop (``steps_per_execution > 1``) runs.
 

@@ -98,6 +98,18 @@ def test_the_default_strategy_is_its_own_chief_and_writes_into_the_run(tmp_path)
     assert S.write_dir_for(str(tmp_path / "run"), strategy) == str(tmp_path / "run")
 
 
+def test_the_default_strategy_and_none_are_the_undistributed_path():
+    import tensorflow as tf
+
+    assert S.is_default(None)
+    assert S.is_default(S.make_strategy("one"))
+    one_device = tf.distribute.OneDeviceStrategy("/cpu:0")
+    assert not S.is_default(one_device)
+    with one_device.scope():
+        # inside a scope the default strategy cannot be told apart: the general path
+        assert not S.is_default(tf.distribute.get_strategy())
+
+
 def test_a_worker_writes_into_a_temporary_directory(tmp_path, monkeypatch):
     monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()

@@ -32,7 +32,7 @@ from tfs2s.training.callbacks import EpochClock
 from tfs2s.training.losses import TRANSLATION_LOSS, absolute_error
 from tfs2s.training.phase_data import phase_dataset, representation_dataset
 from tfs2s.training.selection import ValidSentimentMetric, early_stopping
-from tfs2s.training.strategies import supports_multi_step
+from tfs2s.training.strategies import is_default, supports_multi_step
 from tfs2s.training.timing import PhaseTiming, RunTiming
 from tfs2s.training.trained_model import TrainedModel
 
@@ -125,10 +125,11 @@ class Trainer:
         It must be the same function of the same batches: the encoders draw no random
         numbers (no dropout), the batches are not altered per step (no modality dropout
         on the regressor's inputs), and the data is in memory, whose batch order the
-        computed split can follow. Distribution strategies keep the usual path.
+        computed split can follow. Distribution strategies (other than TensorFlow's
+        default, one-replica one) keep the usual path.
         """
         return (
-            self.strategy is None
+            is_default(self.strategy)
             and isinstance(self.data, InMemorySource)
             and self.model_cfg.dropout == 0
             and self.model_cfg.recurrent_dropout == 0

@@ -222,6 +222,10 @@ def test_only_in_memory_data_without_a_strategy_computes_the_representation_once
     import tensorflow as tf
 
     assert Trainer(parse_topology("T_V"), MODEL, TRAIN, source)._can_cache_representation()
+    # TensorFlow's default strategy (train.py's ``auto`` on a machine without GPUs)
+    default = tf.distribute.get_strategy()
+    t = Trainer(parse_topology("T_V"), MODEL, TRAIN, source, strategy=default)
+    assert t.phases[-1].representation is not None
     strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
     t = Trainer(parse_topology("T_V"), MODEL, TRAIN, source, strategy=strategy)
     assert t.phases[-1].representation is None
