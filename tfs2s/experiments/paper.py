@@ -169,10 +169,13 @@ def run_paper(
         run_rows_in_processes(base, out, plan.rows, seeds, jobs, split, progress)
         chief = True
     else:
+        from tfs2s.training.stage_memo import StageMemo
+
         strategy = make_strategy(base.train.strategy)
         chief = is_chief(strategy)
+        memo = StageMemo()  # the tables' order puts X_Y before embed_XY_Z
         for name in plan.rows:
-            run_row(name, base, out, seeds, source, strategy, verbose, split, progress)
+            run_row(name, base, out, seeds, source, strategy, verbose, split, progress, memo)
     if not chief:
         # Multi-worker: like each run's artefacts, the tables are written by the chief only.
         return {
@@ -219,12 +222,15 @@ def run_row(
     verbose: int | str,
     split: str,
     progress,
+    stage_memo=None,
 ) -> None:
     """Train the unfinished seeds of one row, with one :class:`Trainer` for all of them.
 
     Later seeds re-initialise the trainer's weights instead of rebuilding and re-tracing
     the models (tracing costs more than ten epochs here). ``progress(name, seed, what)``
-    reports each run's start and end.
+    reports each run's start and end. ``stage_memo``
+    (:class:`~tfs2s.training.stage_memo.StageMemo`) shares first translation stages with
+    the other rows of this process.
     """
     import keras
 
@@ -243,7 +249,14 @@ def run_row(
         t0 = time.perf_counter()
         if trainer is None:
             set_determinism(seed)
-            trainer = Trainer(parse_topology(name), cfg.model, cfg.train, source, strategy=strategy)
+            trainer = Trainer(
+                parse_topology(name),
+                cfg.model,
+                cfg.train,
+                source,
+                strategy=strategy,
+                stage_memo=stage_memo,
+            )
         # No per-epoch backups (10-20% of a run here): a rerun redoes a killed run.
         # overwrite: only an unfinished leftover can be there (a finished run of this
         # config was skipped, one of another config refused above).
@@ -258,10 +271,11 @@ def run_row(
             backup=False,
             log=None,
         )
+        reused = "".join(f"; {phase} as trained by {row}" for phase, row in trainer.reused.items())
         progress(
             name,
             seed,
-            f"{time.perf_counter() - t0:.1f} s (trace {trainer.timing.trace:.1f} s), "
+            f"{time.perf_counter() - t0:.1f} s (trace {trainer.timing.trace:.1f} s{reused}), "
             f"{split} f1_2 {metrics[split]['f1_2']:.3f} f1_7 {metrics[split]['f1_7']:.3f}",
         )
     del trainer

@@ -7,7 +7,10 @@ with ``cpus // N`` threads each train N rows at once. Runs are bitwise the same 
 thread counts on CPU, checked by ``tests/test_paper_jobs_cli.py``).
 
 Each worker loads the data once and takes whole rows from a shared queue, the costliest
-first (a row's seeds share one traced :class:`~tfs2s.training.trainer.Trainer`). The
+first (a row's seeds share one traced :class:`~tfs2s.training.trainer.Trainer`). A
+hierarchical row ``embed_XY_Z`` is queued together with ``X_Y`` and after it, so that
+the worker's :class:`~tfs2s.training.stage_memo.StageMemo` hands it the first stage that
+``X_Y`` trained (the same computation) instead of training it again. The
 parent prints every run's start and end as the workers report them. A worker dies with
 its parent (Linux ``PR_SET_PDEATHSIG``, and a parent check between runs), so a killed
 ``experiments paper`` leaves only unpublished ``.seed<k>.partial`` directories, which a
@@ -42,15 +45,37 @@ def threads_per_job(jobs: int) -> int:
     return max(1, usable_cpus() // jobs)
 
 
+def _cost(name: str) -> tuple[int, int]:
+    topology = parse_topology(name)
+    return KIND_COST.get(topology.kind, 2), topology.n_modalities
+
+
 def costliest_first(rows: Sequence[str]) -> list[str]:
     """Rows ordered for a shared queue: hierarchical, then seq2seq, then baselines (each
     kind by its number of modalities), so no long row starts last. Stable otherwise."""
+    return sorted(rows, key=_cost, reverse=True)
 
-    def cost(name: str) -> tuple[int, int]:
-        topology = parse_topology(name)
-        return KIND_COST.get(topology.kind, 2), topology.n_modalities
 
-    return sorted(rows, key=cost, reverse=True)
+def queued_groups(rows: Sequence[str]) -> list[tuple[str, ...]]:
+    """The queue's tasks: ``(X_Y, embed_XY_Z)`` for each hierarchical row whose first
+    stage the seq2seq row ``X_Y`` trains too (both in ``rows``), every other row alone;
+    the costliest first (a pair costs both rows)."""
+    topologies = {name: parse_topology(name) for name in rows}
+    producer = {(t.source, t.target): name for name, t in topologies.items() if t.kind == "seq2seq"}
+    groups, paired = [], set()
+    for name in costliest_first(rows):
+        topology = topologies[name]
+        first = producer.get((topology.source, topology.intermediate))
+        if topology.kind == "hierarchical" and first is not None and first not in paired:
+            groups.append((first, name))
+            paired.add(first)
+    groups += [(name,) for name in costliest_first(rows) if not any(name in g for g in groups)]
+
+    def cost(group: tuple[str, ...]) -> tuple[int, int]:
+        costs = [_cost(name) for name in group]
+        return sum(c[0] for c in costs), max(c[1] for c in costs)
+
+    return sorted(groups, key=cost, reverse=True)
 
 
 def run_rows_in_processes(
@@ -84,9 +109,10 @@ def run_rows_in_processes(
     context = multiprocessing.get_context("spawn")
     tasks = context.Queue()
     reports = context.Queue()
-    for name in costliest_first(rows):
-        tasks.put(name)
-    n = min(jobs, len(rows))
+    groups = queued_groups(rows)
+    for group in groups:
+        tasks.put(group)
+    n = min(jobs, len(groups))
     for _ in range(n):
         tasks.put(None)
     workers = [
@@ -141,17 +167,20 @@ def _worker(tasks, reports, base, out, seeds, split, threads, parent) -> None:
     tf.config.threading.set_inter_op_parallelism_threads(threads)
     from tfs2s.data.sources import load_source
     from tfs2s.experiments.paper import run_row
+    from tfs2s.training.stage_memo import StageMemo
 
     def report(name, seed, what):
         reports.put(("progress", (name, seed, what)))
 
     try:
         source = load_source(base.data)
-        while (name := tasks.get()) is not None:
-            if os.getppid() != parent:
-                return  # the parent is gone: publish nothing more
-            run_row(name, base, out, seeds, source, None, 0, split, report)
-            reports.put(("row done", name))
+        memo = StageMemo()
+        while (group := tasks.get()) is not None:
+            for name in group:
+                if os.getppid() != parent:
+                    return  # the parent is gone: publish nothing more
+                run_row(name, base, out, seeds, source, None, 0, split, report, memo)
+                reports.put(("row done", name))
     except BaseException as e:  # noqa: BLE001 - every failure goes to the parent
         reports.put(("error", _pickle_error(e)))
 

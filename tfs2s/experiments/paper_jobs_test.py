@@ -29,6 +29,17 @@ def test_rows_are_queued_costliest_first():
     ]
 
 
+def test_embed_rows_are_queued_after_the_row_that_trains_their_first_stage():
+    rows = ["baseline_T", "T_A", "A_T", "embed_TA_V", "embed_AV_T", "concat_TV_A"]
+    assert paper_jobs.queued_groups(rows) == [
+        ("T_A", "embed_TA_V"),  # T -> A is embed(T, A) -> V's first stage
+        ("embed_AV_T",),  # A_V is not among the rows
+        ("concat_TV_A",),
+        ("A_T",),
+        ("baseline_T",),
+    ]
+
+
 def test_the_cpus_are_split_between_the_jobs(monkeypatch):
     monkeypatch.setattr(paper_jobs, "usable_cpus", lambda: 8)
     assert [paper_jobs.threads_per_job(j) for j in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]

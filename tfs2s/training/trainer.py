@@ -32,6 +32,7 @@ from tfs2s.training.callbacks import EpochClock
 from tfs2s.training.losses import TRANSLATION_LOSS, absolute_error
 from tfs2s.training.phase_data import phase_dataset, representation_dataset
 from tfs2s.training.selection import ValidSentimentMetric, early_stopping
+from tfs2s.training.stage_memo import StageMemo, restore, snapshot
 from tfs2s.training.strategies import is_default, supports_multi_step
 from tfs2s.training.timing import PhaseTiming, RunTiming
 from tfs2s.training.trained_model import TrainedModel
@@ -49,6 +50,9 @@ class Trainer:
         run_eagerly: run train/test/predict steps eagerly. Slow at real sizes; for
             debugging and for tests of many topologies on tiny data, where tracing
             would dominate.
+        stage_memo: share trained first translation stages with other trainers of this
+            process (:mod:`~tfs2s.training.stage_memo`): a stage another row already
+            trained with the same seed, data and configs is restored, not trained again.
 
     The models returned by :meth:`train` are the trainer's own: a later :meth:`train`
     call re-initialises them in place, so save or evaluate a result before training the
@@ -57,6 +61,8 @@ class Trainer:
     Attributes:
         timing: the last :meth:`train`'s seconds per epoch of each phase
             (:class:`~tfs2s.training.timing.RunTiming`), None before the first.
+        reused: the last :meth:`train`'s phases restored from the stage memo, as
+            ``{phase: topology that trained it}``.
     """
 
     def __init__(
@@ -68,6 +74,7 @@ class Trainer:
         *,
         strategy: tf.distribute.Strategy | None = None,
         run_eagerly: bool = False,
+        stage_memo: StageMemo | None = None,
     ):
         if train_cfg.mode not in choices(Mode):
             raise ValueError(
@@ -80,6 +87,8 @@ class Trainer:
         self.data = data
         self.strategy = strategy
         self.run_eagerly = run_eagerly
+        self.stage_memo = stage_memo
+        self.reused: dict[str, str] = {}
         self._has_valid = "valid" in data.nonempty_splits()
         self._multi_step = supports_multi_step(strategy)
         if not self._multi_step and train_cfg.steps_per_execution > 1:
@@ -134,6 +143,33 @@ class Trainer:
             and self.model_cfg.dropout == 0
             and self.model_cfg.recurrent_dropout == 0
             and self._modality_dropout() is None
+        )
+
+    def _stage_key(self, phase: Phase, seed: int) -> tuple | None:
+        """The stage memo's key of ``phase`` (from the current, initial weights), or None
+        when the phase is not a first translation stage that the memo may share.
+
+        Only the stage that trains encoder 1 and decoder 1 alone qualifies: its outcome
+        depends on nothing but those parts, their data and the configs. Distribution
+        strategies (other than the default one) keep the usual path.
+        """
+        models = self.models
+        if (
+            self.stage_memo is None
+            or not is_default(self.strategy)
+            or phase.regresses
+            or not models.encoders
+            or phase.trainable != [models.encoders[0], models.decoders[0]]
+        ):
+            return None
+        return self.stage_memo.key(
+            self.data,
+            phase.modalities,
+            sorted(phase.targets.items()),
+            self.model_cfg,
+            dataclasses.replace(self.train_cfg, seed=seed),
+            self.run_eagerly,
+            parts=phase.trainable,
         )
 
     def _modality_dropout(self) -> tuple[float, tuple[str, ...]] | None:
@@ -211,9 +247,19 @@ class Trainer:
         set_random_seed_keeping_kernels(seed)
         history: list[dict[str, Any]] = []
         timings = []
+        self.reused = {}
         for phase in self.phases:
+            key = self._stage_key(phase, seed)
+            result = self.stage_memo.get(key) if key is not None else None
+            if result is not None:
+                history += restore(result, phase.trainable, phase.name)
+                self.reused[phase.name] = result.topology
+                continue
             clock = EpochClock()
-            history += self._fit(phase, seed, [clock, *(callbacks or [])], verbose, log_dir)
+            rows = self._fit(phase, seed, [clock, *(callbacks or [])], verbose, log_dir)
+            history += rows
+            if key is not None:
+                self.stage_memo.put(key, snapshot(phase.trainable, rows, self.topology.name))
             if clock.seconds:
                 timings.append(PhaseTiming(phase.name, tuple(clock.seconds)))
         self.timing = RunTiming(tuple(timings))
