@@ -130,15 +130,17 @@ def test_overwrite_replaces_the_run_whole(finished_run, tmp_path, capsys):
 
 
 def test_a_killed_run_resumes_with_the_same_command_and_says_so(killed, tmp_path, capsys):
-    assert (killed / "backup" / "T_V_sentiment" / "training_metadata.json").is_file()
+    # frozen encoder, no dropout: the regression phase trains the regressor alone on the
+    # encoder's output computed once (its model is T_V_regressor)
+    assert (killed / "backup" / "T_V_regressor" / "training_metadata.json").is_file()
     out = resume_killed(killed, tmp_path)
     code, stdout, err = cli(capsys, *TRAIN, "--out", out)
     assert code == 0, err
-    assert "phase T_V_sentiment: finished before the restart, restored" in stdout
+    assert "phase T_V_regressor: finished before the restart, restored" in stdout
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["resumed"] == [
         {"phase": "T_V_translation_1", "after_epoch": 1, "phase_finished": True},
-        {"phase": "T_V_sentiment", "after_epoch": 1, "phase_finished": True},
+        {"phase": "T_V_regressor", "after_epoch": 1, "phase_finished": True},
     ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
     assert not (out / "backup").exists()

@@ -45,7 +45,8 @@ class Phase:
         targets: translation output name -> the modalities whose standardised join is
             its target (empty for ``regression``).
         loss_weights: output name -> loss weight (``None``: Keras' default, all 1).
-        representation: when set, ``model`` is the regressor alone and this view
+        representation: when set, ``model`` is the regressor alone
+            (:meth:`~tfs2s.models.topology_models.TopologyModels.regressor_model`) and this view
             (``{sources..., mask} -> {"sequence"}``, frozen) computes its input sequence
             once per split; the phase's batches hold that sequence.
     """
@@ -82,7 +83,7 @@ def phase_schedule(models, cfg: TrainConfig, cache_representation: bool = False)
     cached = cache_representation and models.encoders and not cfg.finetune_encoder
     regression = Phase(
         "regression",
-        models.regressor if cached else models.sentiment_model(),
+        models.regressor_model() if cached else models.sentiment_model(),
         trainable=[models.regressor] + (list(models.encoders) if cfg.finetune_encoder else []),
         epochs=cfg.epochs,
         modalities=models.sources,

@@ -234,6 +234,24 @@ class TopologyModels:
             view.inputs, {"sequence": sequence}, name=f"{self.topology.name}_representation"
         )
 
+    def regressor_model(self) -> keras.Model:
+        """``{"sequence", "mask"} -> {"sentiment", "attention"}``: the regressor alone, on
+        :meth:`representation_model`'s sequence (what a regression phase with frozen
+        encoders trains).
+
+        A view, not the part itself: compiling the part would save its compile config
+        (and its loss function's registered name) inside every model that holds it.
+        """
+        return self._view("regressor", self._build_regressor_model)
+
+    def _build_regressor_model(self) -> keras.Model:
+        width = self.regressor.input_dim
+        inputs = {
+            "sequence": keras.Input((None, width), name="sequence"),
+            "mask": keras.Input((None,), name="mask"),
+        }
+        return keras.Model(inputs, self.regressor(inputs), name=f"{self.topology.name}_regressor")
+
     def translation_model(self, stage: int) -> ModalityTranslator:
         """Teacher-forced translator of ``stage`` (0-based): sources -> stage targets.
 
