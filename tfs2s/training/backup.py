@@ -2,7 +2,8 @@
 
 :class:`PhaseBackup` is one callback given to every phase's ``fit`` (see
 ``tfs2s.training.fit.train_model(callbacks=...)``). It keeps one backup directory per
-phase, named after the phase's model (``T_V_translation_1``, ``T_V_sentiment``, ...):
+phase, named after the phase's model (``T_V_translation_1``, ``T_V_sentiment`` or, when the
+regression phase trains the regressor alone, ``T_V_regressor``, ...):
 
 - at the end of every epoch: the phase model's weights and optimizer state
   (``latest.weights.h5``) and ``training_metadata.json`` (the next epoch, the phase's
