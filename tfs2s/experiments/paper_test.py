@@ -156,3 +156,22 @@ def test_run_paper_trains_every_seed_then_a_rerun_redoes_only_a_lost_run(tmp_pat
     assert "ours on the valid split" in (tmp_path / "results.md").read_text()
     with pytest.raises(ValueError, match="expected 'valid' or 'test'"):
         paper.run_paper(base, str(tmp_path), tables=["unimodal"], split="train", log=logs.append)
+
+
+def test_one_job_gives_every_row_the_same_stage_memo(tmp_path, monkeypatch):
+    from tfs2s.training.stage_memo import StageMemo
+
+    memos = {}
+
+    def fake_row(name, base, out, seeds, source, strategy, verbose, split, progress, memo):
+        memos[name] = memo
+
+    monkeypatch.setattr(paper, "run_row", fake_row)
+    monkeypatch.setattr(paper, "aggregate", lambda *args, **kwargs: {})
+    cfg = RunConfig().replace(**{"data.synthetic_segments": 60, "data.max_seq_len": 4})
+    paper.run_paper(cfg, str(tmp_path), seeds=1, tables=["bimodal", "trimodal"], log=print)
+    # the tables' order puts X_Y before embed_XY_Z, so one memo serves the pair
+    names = list(memos)
+    assert names.index("T_A") < names.index("embed_TA_V")
+    (memo,) = {id(m): m for m in memos.values()}.values()
+    assert isinstance(memo, StageMemo)
