@@ -41,7 +41,7 @@ class StageResult:
 
 
 class StageMemo:
-    """Stage results of the runs of one process, by :func:`stage_key`."""
+    """Stage results of the runs of one process, by :meth:`key`."""
 
     def __init__(self):
         self._results: dict[tuple, StageResult] = {}

@@ -52,7 +52,8 @@ class Trainer:
             would dominate.
         stage_memo: share trained first translation stages with other trainers of this
             process (:mod:`~tfs2s.training.stage_memo`): a stage another row already
-            trained with the same seed, data and configs is restored, not trained again.
+            trained with the same seed, data and configs is restored, not trained again
+            (so ``train``'s callbacks and TensorBoard logs see no epoch of it).
 
     The models returned by :meth:`train` are the trainer's own: a later :meth:`train`
     call re-initialises them in place, so save or evaluate a result before training the
