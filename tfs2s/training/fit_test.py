@@ -143,7 +143,7 @@ def test_history_rows_and_early_stopping_restores_best():
     cfg = dataclasses.replace(
         TINY_TRAIN, epochs=3, translator_epochs=2, patience=0, learning_rate=0.05
     )
-    trained = train_model(parse_topology("T_V"), TINY_MODEL, cfg, data, verbose=0)
+    trained = eager_trainer("T_V", cfg, data).train(verbose=0)
     for row in trained.history:
         assert set(row) == {"phase", "epoch", "loss", "val_loss"}
         assert np.isfinite(row["loss"]) and np.isfinite(row["val_loss"])
