@@ -62,14 +62,15 @@ def queued_groups(rows: Sequence[str]) -> list[tuple[str, ...]]:
     the costliest first (a pair costs both rows)."""
     topologies = {name: parse_topology(name) for name in rows}
     producer = {(t.source, t.target): name for name, t in topologies.items() if t.kind == "seq2seq"}
-    groups, paired = [], set()
-    for name in costliest_first(rows):
+    ordered = costliest_first(rows)
+    groups, grouped = [], set()
+    for name in ordered:
         topology = topologies[name]
         first = producer.get((topology.source, topology.intermediate))
-        if topology.kind == "hierarchical" and first is not None and first not in paired:
+        if topology.kind == "hierarchical" and first is not None and first not in grouped:
             groups.append((first, name))
-            paired.add(first)
-    groups += [(name,) for name in costliest_first(rows) if not any(name in g for g in groups)]
+            grouped.update((first, name))
+    groups += [(name,) for name in ordered if name not in grouped]
 
     def cost(group: tuple[str, ...]) -> tuple[int, int]:
         costs = [_cost(name) for name in group]
