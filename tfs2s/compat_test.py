@@ -125,3 +125,42 @@ def test_reseeding_without_flushing_kernels_draws_what_keras_reseeding_draws():
     assert _random_state() == expected
     compat.set_random_seed_keeping_kernels(6)
     assert _random_state() == other != expected
+
+
+def test_trimmed_graph_optimizer_is_applied_and_computes_bitwise_the_same():
+    """Each optimizer config instantiates its own copy of a traced function, so one
+    process can run the same function under both."""
+    from tensorflow.core.protobuf import config_pb2, rewriter_config_pb2
+    from tensorflow.python.eager import context
+
+    keras.utils.set_random_seed(0)
+    layer = keras.layers.Bidirectional(keras.layers.LSTM(8, return_sequences=True))
+    x = tf.random.stateless_normal((4, 6, 5), seed=(1, 2))
+    layer(x)
+
+    @tf.function
+    def loss_and_grads(x):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.square(layer(x)))
+        return loss, tape.gradient(loss, layer.trainable_variables)
+
+    ctx = context.context()
+    saved = ctx.function_call_options
+    try:
+        ctx.function_call_options = context.FunctionCallOptions(config_proto=ctx.config)
+        expected = loss_and_grads(x)
+        assert compat.trim_graph_optimizer()
+        serialized = ctx.function_call_options.config_proto_serialized
+        got = loss_and_grads(x)
+    finally:
+        ctx.function_call_options = saved
+    rewrite = config_pb2.ConfigProto.FromString(serialized).graph_options.rewrite_options
+    enum = rewriter_config_pb2.RewriterConfig
+    assert rewrite.memory_optimization == enum.NO_MEM_OPT
+    assert rewrite.layout_optimizer == enum.OFF
+    assert rewrite.meta_optimizer_iterations == enum.ONE
+    assert rewrite.disable_tfg_optimizer
+    # the passes that do change these graphs are untouched
+    assert rewrite.remapping == rewrite.constant_folding == enum.DEFAULT
+    for want, have in zip(tf.nest.flatten(expected), tf.nest.flatten(got), strict=True):
+        assert want.numpy().tobytes() == have.numpy().tobytes()

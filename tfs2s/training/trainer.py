@@ -22,7 +22,11 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from tfs2s.compat import build_compiled_state, set_random_seed_keeping_kernels
+from tfs2s.compat import (
+    build_compiled_state,
+    set_random_seed_keeping_kernels,
+    trim_graph_optimizer,
+)
 from tfs2s.config import Mode, ModelConfig, TrainConfig, choices, droppable_modalities
 from tfs2s.data.pipeline import DataSource, InMemorySource
 from tfs2s.models.phase_schedule import Phase, phase_schedule
@@ -243,6 +247,8 @@ class Trainer:
         if not self._pristine or seed != self._seed:
             self.reinitialize(seed)
         self._pristine = False
+        # Again here: a change of TensorFlow's optimizer options since resets it.
+        trim_graph_optimizer()
         # Not keras.utils.set_random_seed: it flushes TF's kernel cache, and every traced
         # function would be instantiated again (1-1.5 s per phase and seed).
         set_random_seed_keeping_kernels(seed)
