@@ -15,7 +15,9 @@ standardised join each translation output is compared with.
   the frozen encoders (a third to a half of each regression epoch).
 * hierarchical ``embed_XY_Z`` (two_phase, Algorithm 2): ``translation_1`` (X -> Y) trains
   encoder 1 and decoder 1; ``translation_2`` (X -> Z through both encoders) trains
-  encoder 2 and decoder 2, encoder 1 frozen; then ``regression``.
+  encoder 2 and decoder 2, encoder 1 frozen (with ``cache_representation``, on encoder
+  1's output computed once per split, as the regression phase does); then
+  ``regression``.
 * seq2seq and hierarchical, ``train.mode=joint`` (MCTN): one ``joint`` phase updates
   every part on ``MAE + translation_weight * MSE(translations) + cycle_weight *
   MSE(back-translation to the sources)``.
@@ -45,10 +47,13 @@ class Phase:
         targets: translation output name -> the modalities whose standardised join is
             its target (empty for ``regression``).
         loss_weights: output name -> loss weight (``None``: Keras' default, all 1).
-        representation: when set, ``model`` is the regressor alone
-            (:meth:`~tfs2s.models.topology_models.TopologyModels.regressor_model`) and this view
-            (``{sources..., mask} -> {"sequence"}``, frozen) computes its input sequence
-            once per split; the phase's batches hold that sequence.
+        representation: when set, this frozen view (``{sources..., mask} ->
+            {"sequence"}``) computes the input sequence of ``model`` once per split, and
+            the phase's batches hold that sequence instead of the sources: ``model`` is
+            then the regressor alone
+            (:meth:`~tfs2s.models.topology_models.TopologyModels.regressor_model`) or a
+            later translation stage on the earlier encoders' output
+            (:meth:`~tfs2s.models.topology_models.TopologyModels.stage_translation_model`).
     """
 
     name: str
@@ -73,7 +78,9 @@ def phase_schedule(models, cfg: TrainConfig, cache_representation: bool = False)
         models: the topology's :class:`~tfs2s.models.topology_models.TopologyModels`.
         cfg: epochs, mode, loss weights and ``finetune_encoder``.
         cache_representation: a two-phase regression phase with frozen encoders trains
-            the regressor on their output computed once (:attr:`Phase.representation`).
+            the regressor on their output computed once, and a later translation stage
+            its encoder and decoder on the frozen earlier encoders' output computed once
+            (:attr:`Phase.representation`).
             Only valid when the frozen encoders give the same output in training as in
             inference (no dropout) and the batches are not altered per step (no
             modality dropout); the trainer decides.
@@ -91,20 +98,31 @@ def phase_schedule(models, cfg: TrainConfig, cache_representation: bool = False)
     )
     if models.topology.is_baseline:
         return [regression]
-    return _translation_stages(models, cfg) + [regression]
+    return _translation_stages(models, cfg, cache_representation) + [regression]
 
 
-def _translation_stages(models, cfg: TrainConfig) -> list[Phase]:
-    """Algorithms 1 and 2: one teacher-forced translation phase per encoder."""
+def _translation_stages(models, cfg: TrainConfig, cache_representation: bool) -> list[Phase]:
+    """Algorithms 1 and 2: one teacher-forced translation phase per encoder.
+
+    With ``cache_representation``, a later stage (whose earlier encoders are frozen)
+    trains on their output computed once per split.
+    """
     stages = models.stage_targets
     return [
         Phase(
             "translation" if len(stages) == 1 else f"translation_{stage + 1}",
-            models.translation_model(stage),
+            (
+                models.stage_translation_model(stage)
+                if cache_representation and stage
+                else models.translation_model(stage)
+            ),
             trainable=[models.encoders[stage], models.decoders[stage]],
             epochs=cfg.translator_epochs,
             modalities=union(models.sources, targets),
             targets={"translation": targets},
+            representation=(
+                models.encoding_model(stage) if cache_representation and stage else None
+            ),
         )
         for stage, targets in enumerate(stages)
     ]

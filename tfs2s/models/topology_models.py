@@ -252,6 +252,54 @@ class TopologyModels:
         }
         return keras.Model(inputs, self.regressor(inputs), name=f"{self.topology.name}_regressor")
 
+    def encoding_model(self, depth: int) -> keras.Model:
+        """``{sources..., mask} -> {"sequence"}``: the output sequence of the first
+        ``depth`` encoders (what encoder ``depth`` reads).
+
+        A two-phase translation stage whose earlier encoders are frozen computes it once
+        per split and trains on it (:meth:`stage_translation_model`; see
+        :func:`~tfs2s.models.phase_schedule.phase_schedule`).
+        """
+        return self._view(("encoding", depth), lambda: self._build_encoding(depth))
+
+    def _build_encoding(self, depth: int) -> keras.Model:
+        if not 0 < depth < len(self.encoders):
+            raise ValueError(
+                f"topology {self.topology.name}: encoding depth must be in "
+                f"[1, {len(self.encoders) - 1}], found {depth}"
+            )
+        view = standardized_inputs(self.sources, self.norm_stats)
+        encoded = encode_chain(self.encoders[:depth], view.joined(self.sources), view.mask)
+        return keras.Model(
+            view.inputs,
+            {"sequence": encoded["sequence"]},
+            name=f"{self.topology.name}_encoding_{depth}",
+        )
+
+    def stage_translation_model(self, stage: int) -> keras.Model:
+        """Teacher-forced translator of ``stage`` (>= 1) on :meth:`encoding_model`
+        ``(stage)``'s sequence: ``{"sequence", "mask", targets...} -> {"translation"}``.
+
+        The same function of the same parts as :meth:`translation_model` ``(stage)``
+        without the frozen encoders before ``stage``, whose output it reads.
+        """
+        return self._view(
+            ("stage_translation", stage), lambda: self._build_stage_translation(stage)
+        )
+
+    def _build_stage_translation(self, stage: int) -> keras.Model:
+        targets = self.stage_targets[stage]
+        view = standardized_inputs(targets, self.norm_stats)
+        width = self.encoders[stage - 1].width
+        inputs = {"sequence": keras.Input((None, width), name="sequence"), **view.inputs}
+        encoded = self.encoders[stage]({"sequence": inputs["sequence"], "mask": view.mask})
+        translation = self.decoders[stage](decoder_inputs(encoded, view.mask, view.joined(targets)))
+        return keras.Model(
+            inputs,
+            {"translation": translation},
+            name=f"{self.topology.name}_translation_{stage + 1}_on_encoding",
+        )
+
     def translation_model(self, stage: int) -> ModalityTranslator:
         """Teacher-forced translator of ``stage`` (0-based): sources -> stage targets.
 

@@ -121,3 +121,30 @@ def test_source_skip_feeds_the_sources_beside_the_encoding():
     # a baseline's regressor reads the sources already: nothing to add
     baseline = TopologyModels.build(parse_topology("baseline_TA"), cfg, DIMS, STATS)
     assert baseline.regressor.input_dim == 9
+
+
+def test_a_later_stage_on_the_earlier_encoding_is_the_whole_stage():
+    models = build("embed_AV_T")
+    rng = np.random.default_rng(0)
+    mask = np.ones((3, 6), np.float32)
+    mask[0, 4:] = 0
+    batch = {
+        "audio": rng.normal(size=(3, 6, 4)).astype(np.float32),
+        "text": rng.normal(size=(3, 6, 5)).astype(np.float32),
+        "mask": mask,
+    }
+    encoding = models.encoding_model(1)
+    assert set(encoding.input) == {"audio", "mask"}
+    sequence = encoding({"audio": batch["audio"], "mask": mask})["sequence"]
+    stage = models.stage_translation_model(1)
+    assert set(stage.input) == {"sequence", "text", "mask"}
+    # encoder 2 and decoder 2 only: the frozen encoder 1 is not in this view
+    assert {id(w) for w in stage.weights} == {
+        id(w) for part in (models.encoders[1], models.decoders[1]) for w in part.weights
+    }
+    got = stage({"sequence": np.asarray(sequence), "text": batch["text"], "mask": mask})
+    got = got["translation"]
+    want = models.translation_model(1)(batch)["translation"]
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=1e-6)
+    with pytest.raises(ValueError, match="encoding depth"):
+        models.encoding_model(2)

@@ -74,18 +74,22 @@ def drop_one_modality(features, names, stats: StatsConfig, rate: float, seed):
 
 
 def batch_mapper(
-    phase: Phase, stats: StatsConfig, modality_dropout: tuple[float, tuple[str, ...]] | None = None
+    phase: Phase,
+    stats: StatsConfig,
+    modality_dropout: tuple[float, tuple[str, ...]] | None = None,
+    input_names: tuple[str, ...] | None = None,
 ) -> Callable:
     """``(features, label) -> (inputs, y[, sample_weights])`` for ``phase``'s view.
 
     A phase without translation outputs gets ``(inputs, {"sentiment": label})``; one with
-    them also gets sample weights (1 per example for ``sentiment``).
+    them also gets sample weights (1 per example for ``sentiment``). The inputs are
+    ``phase.modalities`` and the mask, or ``input_names`` and the mask.
 
     With ``modality_dropout=(rate, names)`` the mapper takes ``((features, label),
     seed)`` (``seed``: an int64 scalar per batch) and applies :func:`drop_one_modality`
     to the inputs only; translation targets come from the unchanged features.
     """
-    names = (*phase.modalities, M.MASK)
+    names = (*(phase.modalities if input_names is None else input_names), M.MASK)
     regresses = phase.regresses
 
     @tf.autograph.experimental.do_not_convert
@@ -172,48 +176,50 @@ def representation_dataset(
     data: InMemorySource,
     split: str,
     phase: Phase,
+    stats: StatsConfig,
     *,
     batch_size: int,
     eval_batch_size: int,
     seed: int,
     training: bool,
 ) -> tuple[tf.data.Dataset, int]:
-    """The batches of a regression phase that trains the regressor alone.
+    """The batches of a phase that trains on :attr:`Phase.representation`'s output.
 
-    :attr:`Phase.representation` (the frozen encoders) is run once over ``split``, in
-    data order and in batches of ``eval_batch_size``; its output is then served as
-    :func:`phase_dataset` serves the raw features: for the same ``seed`` the same
-    segments in the same batches and order (the in-memory pipeline's order is a function
-    of the split's size and the seed alone), as ``({"sequence", "mask"}, {"sentiment"})``.
+    That frozen view is run once over ``split``, in data order and in batches of
+    ``eval_batch_size``; its output is then served as :func:`phase_dataset` serves the
+    raw features: for the same ``seed`` the same segments in the same batches and order
+    (the in-memory pipeline's order is a function of the split's size and the seed
+    alone), as ``{"sequence", "mask"}`` and the ``sentiment`` label (a regression
+    phase), or ``{"sequence", "mask", targets...}`` with the standardised targets and
+    their step weights (a translation stage; the raw targets feed teacher forcing).
 
     Returns:
         the dataset and its steps per epoch, as :func:`phase_dataset`.
     """
-    raw = data.dataset(split, phase.modalities, eval_batch_size)
-    table = np.asarray(predict(phase.representation, raw)["sequence"], np.float32)
+    view = phase.representation
+    sources = [name for name in view.input if name != M.MASK]
+    raw = data.dataset(split, sources, eval_batch_size)
+    table = np.asarray(predict(view, raw)["sequence"], np.float32)
     segments = data.data.split(split)
+    targets = tuple(dict.fromkeys(n for names in phase.targets.values() for n in names))
     computed = Split(
-        features={"sequence": table},
+        features={"sequence": table, **{name: segments.features[name] for name in targets}},
         lengths=segments.lengths,
         labels=segments.labels,
         segment_ids=segments.segment_ids,
         video_ids=segments.video_ids,
     )
+    names = ("sequence", *targets)
     full, steps = epoch_batches(len(computed), batch_size, training)
     dataset = split_dataset(
         computed,
-        ["sequence"],
+        list(names),
         batch_size,
         shuffle=training,
         seed=seed,
         drop_remainder=full,
         repeat=training,
     )
-
-    @tf.autograph.experimental.do_not_convert
-    def regressor_batch(features, label):
-        inputs = {"sequence": features["sequence"], M.MASK: features[M.MASK]}
-        return inputs, {"sentiment": label}
-
-    dataset = dataset.map(regressor_batch, num_parallel_calls=PARALLEL_CALLS, deterministic=True)
+    mapper = batch_mapper(phase, stats, input_names=names)
+    dataset = dataset.map(mapper, num_parallel_calls=PARALLEL_CALLS, deterministic=True)
     return finish_pipeline(dataset), steps

@@ -134,7 +134,8 @@ class Trainer:
 
     def _can_cache_representation(self) -> bool:
         """Whether a two-phase regression phase may train the regressor alone on the
-        frozen encoders' output computed once (``Phase.representation``).
+        frozen encoders' output computed once, and a later translation stage its parts
+        on the frozen earlier encoders' output (``Phase.representation``).
 
         It must be the same function of the same batches: the encoders draw no random
         numbers (no dropout), the batches are not altered per step (no modality dropout
@@ -289,6 +290,7 @@ class Trainer:
                 self.data,
                 split,
                 phase,
+                self.models.norm_stats,
                 batch_size=batch,
                 eval_batch_size=self.train_cfg.eval_batch_size,
                 seed=seed,

@@ -159,22 +159,30 @@ def _weights(t):
 
 
 @pytest.mark.parametrize(
-    "topology, model, seeds",
+    "topology, model, seeds, eager",
     [
         # the sources beside the encoder's output; a new seed's encoder gives another
         # representation, which must be computed again
-        ("concat_TA_V", {"source_skip": True}, (0, 1)),
+        ("concat_TA_V", {"source_skip": True}, (0, 1), False),
+        # embed's second translation stage trains on encoder 1's output computed once
+        # (eager: what is compared does not depend on tracing, shown by the line above)
+        ("embed_TA_V", {}, (0,), True),
     ],
 )
 def test_a_frozen_encoder_regression_phase_trains_on_its_output_computed_once(
-    source, topology, model, seeds, monkeypatch
+    source, topology, model, seeds, eager, monkeypatch
 ):
     model_cfg = dataclasses.replace(MODEL, unroll=True, **model)
     cfg = dataclasses.replace(TRAIN, translator_epochs=1, epochs=3, patience=1, learning_rate=0.03)
-    cached = Trainer(parse_topology(topology), model_cfg, cfg, source)
+    cached = Trainer(parse_topology(topology), model_cfg, cfg, source, run_eagerly=eager)
     regression = cached.phases[-1]
     assert regression.model is cached.models.regressor_model()
     assert regression.representation is cached.models.representation_model()
+    assert cached.phases[0].representation is None
+    if len(cached.phases) == 3:
+        stage = cached.phases[1]
+        assert stage.model is cached.models.stage_translation_model(1)
+        assert stage.representation is cached.models.encoding_model(1)
     runs = {}
     for seed in seeds:
         runs[seed] = (cached.train(seed=seed, verbose=0).history, _weights(cached))
@@ -183,8 +191,8 @@ def test_a_frozen_encoder_regression_phase_trains_on_its_output_computed_once(
     saved = keras.saving.serialize_keras_object(cached.sentiment_model)
     assert not saved["config"]["regressor"].get("compile_config")
     monkeypatch.setattr(Trainer, "_can_cache_representation", lambda self: False)
-    plain = Trainer(parse_topology(topology), model_cfg, cfg, source)
-    assert plain.phases[-1].representation is None
+    plain = Trainer(parse_topology(topology), model_cfg, cfg, source, run_eagerly=eager)
+    assert all(phase.representation is None for phase in plain.phases)
     assert plain.phases[-1].model is plain.sentiment_model
     for seed in seeds:
         history = plain.train(seed=seed, verbose=0).history
