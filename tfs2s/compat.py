@@ -328,11 +328,12 @@ def trim_graph_optimizer() -> bool:
     nothing is changed: the memory and layout optimisers matter there.
 
     Returns:
-        whether the options were applied (False with a GPU).
-
-    Raises:
-        CompatError: TensorFlow no longer has the eager context's function-call options.
+        whether the options were applied: False with a GPU, and False (with a warning,
+        since only speed is lost) when TensorFlow no longer has the eager context's
+        function-call options.
     """
+    import warnings
+
     import tensorflow as tf
     from tensorflow.core.protobuf import config_pb2, rewriter_config_pb2
 
@@ -344,9 +345,13 @@ def trim_graph_optimizer() -> bool:
         options = context.context().function_call_options
         serialized = options.config_proto_serialized
     except (ImportError, AttributeError):
-        raise _fail(
-            "TensorFlow", tf.__version__, "2.21", "the eager context's function_call_options"
-        ) from None
+        warnings.warn(
+            f"tfs2s: graphs are optimised with every Grappler pass (slower first epochs): "
+            f"TensorFlow {tf.__version__} has no eager-context function_call_options "
+            f"(tested on 2.21)",
+            stacklevel=2,
+        )
+        return False
     config = config_pb2.ConfigProto.FromString(serialized or b"")
     rewrite = config.graph_options.rewrite_options
     for field, value in TRIMMED_GRAPPLER.items():

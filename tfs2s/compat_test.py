@@ -164,3 +164,14 @@ def test_trimmed_graph_optimizer_is_applied_and_computes_bitwise_the_same():
     assert rewrite.remapping == rewrite.constant_folding == enum.DEFAULT
     for want, have in zip(tf.nest.flatten(expected), tf.nest.flatten(got), strict=True):
         assert want.numpy().tobytes() == have.numpy().tobytes()
+
+
+def test_a_tensorflow_without_function_call_options_only_loses_speed(monkeypatch):
+    from tensorflow.python.eager import context
+
+    def missing(self):
+        raise AttributeError("function_call_options")
+
+    monkeypatch.setattr(context.Context, "function_call_options", property(missing))
+    with pytest.warns(UserWarning, match="every Grappler pass"):
+        assert compat.trim_graph_optimizer() is False
