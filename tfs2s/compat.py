@@ -324,7 +324,7 @@ def trim_graph_optimizer() -> bool:
 
     The setting is the eager context's function-call options of the calling thread (the
     one that trains); a later change of TensorFlow's optimizer options resets them, so
-    callers apply it again before training (the trainer does). With a GPU visible
+    :meth:`~tfs2s.training.trainer.Trainer.train` applies it at every call. With a GPU visible
     nothing is changed: the memory and layout optimisers matter there.
 
     Returns:
@@ -354,11 +354,9 @@ def trim_graph_optimizer() -> bool:
         return False
     config = config_pb2.ConfigProto.FromString(serialized or b"")
     rewrite = config.graph_options.rewrite_options
+    enum = rewriter_config_pb2.RewriterConfig
     for field, value in TRIMMED_GRAPPLER.items():
-        if isinstance(value, str):
-            enum = rewriter_config_pb2.RewriterConfig
-            value = getattr(enum, value)
-        setattr(rewrite, field, value)
+        setattr(rewrite, field, getattr(enum, value) if isinstance(value, str) else value)
     options.config_proto_serialized = config
     return True
 

@@ -108,24 +108,20 @@ def _translation_stages(models, cfg: TrainConfig, cache_representation: bool) ->
     trains on their output computed once per split.
     """
     stages = models.stage_targets
-    return [
-        Phase(
+
+    def stage_phase(stage: int, targets: tuple[str, ...]) -> Phase:
+        cached = cache_representation and stage > 0
+        return Phase(
             "translation" if len(stages) == 1 else f"translation_{stage + 1}",
-            (
-                models.stage_translation_model(stage)
-                if cache_representation and stage
-                else models.translation_model(stage)
-            ),
+            models.stage_translation_model(stage) if cached else models.translation_model(stage),
             trainable=[models.encoders[stage], models.decoders[stage]],
             epochs=cfg.translator_epochs,
             modalities=union(models.sources, targets),
             targets={"translation": targets},
-            representation=(
-                models.encoding_model(stage) if cache_representation and stage else None
-            ),
+            representation=models.encoding_model(stage) if cached else None,
         )
-        for stage, targets in enumerate(stages)
-    ]
+
+    return [stage_phase(stage, targets) for stage, targets in enumerate(stages)]
 
 
 def _joint(models, cfg: TrainConfig) -> Phase:

@@ -41,15 +41,13 @@ def set_determinism(seed: int) -> None:
     """Seed Python/NumPy/Keras/TF and turn on TF op determinism (same seed -> same metrics
     on CPU). Already-traced functions stay instantiated (see
     :func:`tfs2s.compat.set_random_seed_keeping_kernels`), so a reused trainer pays no
-    second graph set-up per seed; graphs are optimised without the Grappler passes that
-    change nothing here (:func:`tfs2s.compat.trim_graph_optimizer`)."""
+    second graph set-up per seed."""
     import tensorflow as tf
 
-    from tfs2s.compat import set_random_seed_keeping_kernels, trim_graph_optimizer
+    from tfs2s.compat import set_random_seed_keeping_kernels
 
     set_random_seed_keeping_kernels(seed)
     tf.config.experimental.enable_op_determinism()
-    trim_graph_optimizer()
 
 
 def predict_split(model, source, split: str, names, batch_size: int) -> np.ndarray:

@@ -248,7 +248,7 @@ class Trainer:
         if not self._pristine or seed != self._seed:
             self.reinitialize(seed)
         self._pristine = False
-        # Again here: a change of TensorFlow's optimizer options since resets it.
+        # At every call: a change of TensorFlow's optimizer options since resets it.
         trim_graph_optimizer()
         # Not keras.utils.set_random_seed: it flushes TF's kernel cache, and every traced
         # function would be instantiated again (1-1.5 s per phase and seed).
