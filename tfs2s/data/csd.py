@@ -37,6 +37,7 @@ from tfs2s.data.dataset import (
     MosiData,
     Split,
     pad_segments,
+    warn_about_cleaning,
 )
 from tfs2s.data.folds import check_folds
 from tfs2s.errors import read_error
@@ -390,6 +391,8 @@ class _Tally:
     """Counts gathered over videos for the report."""
 
     nonfinite: dict[str, int]
+    #: modality -> the first video with a replaced value.
+    nonfinite_first: dict[str, str] = dataclasses.field(default_factory=dict)
     dropped: list[str] = dataclasses.field(default_factory=list)
     shared_words: int = 0
     unused_words: int = 0
@@ -445,6 +448,8 @@ class _VideoSegments:
     def add_to(self, tally: _Tally, out: SegmentList) -> None:
         for name, count in self.nonfinite.items():
             tally.nonfinite[name] += count
+            if count:
+                tally.nonfinite_first.setdefault(name, f"video {self.video}")
         tally.dropped += self.dropped
         tally.shared_words += self.shared_words
         tally.unused_words += self.unused_words
@@ -615,6 +620,7 @@ def load_csd_dir(
             Tfs2sWarning,
             stacklevel=2,
         )
+    warn_about_cleaning(report, {name: str(files[name]) for name in files}, tally.nonfinite_first)
     source = "CMU-SDK .csd files in {} ({})".format(
         directory, ", ".join(f"{k}={p.name}" for k, p in files.items())
     )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import h5py
 import numpy as np
 import pytest
 
+from tfs2s import Tfs2sWarning
 from tfs2s.data.align import align_to_words
 from tfs2s.data.csd import load_csd_dir, read_csd
 from tfs2s.data.testing import tiny_sdk_dir, write_csd
@@ -50,7 +52,11 @@ def test_read_csd_keeps_words_as_bytes(tmp_path):
 
 def test_load_default_map_aligns_and_splits(sdk):
     path, written = sdk
-    with pytest.warns(UserWarning, match=r"1 fold videos are absent .* \(test: 1\)"):
+    dropped = r"TimestampedWordVectors.csd: 1 labelled segment\(s\) have no words .*first: vidA_3"
+    with (
+        pytest.warns(Tfs2sWarning, match=dropped),
+        pytest.warns(Tfs2sWarning, match=r"1 fold videos are absent .* \(test: 1\)"),
+    ):
         data = load_csd_dir(str(path), None, FOLDS, max_seq_len=6)
     assert data.dims == {"text": 4, "audio": 3, "video": 2}
     train = data.splits["train"]
@@ -139,7 +145,19 @@ def test_nonfinite_values_are_replaced_and_counted(sdk):
     feats[0, 0], feats[1, :] = np.nan, -np.inf
     audio["vidA"] = (feats, iv)
     write_csd(path / "CMU_MOSI_COVAREP.csd", "COVAREP", audio)
-    data = load(path)
+    # The user is told: a model reads those values as 0 and scores the segment anyway.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = load_csd_dir(str(path), None, FOLDS)
+    said = [str(w.message) for w in caught if issubclass(w.category, Tfs2sWarning)]
+    assert any(
+        re.search(
+            r"CMU_MOSI_COVAREP.csd: 4 non-finite audio value\(s\) \(NaN or inf, first in "
+            r"video vidA\) were replaced by 0",
+            m,
+        )
+        for m in said
+    ), said
     assert data.report.nonfinite_replaced["audio"] == 4
     assert np.isfinite(data.splits["train"].features["audio"]).all()
 
@@ -270,7 +288,10 @@ def test_video_absent_from_one_modality_file_is_missing(sdk):
     path, written = sdk
     audio = {v: x for v, x in written["frames"]["audio"].items() if v != "vidB"}
     write_csd(path / "CMU_MOSI_COVAREP.csd", "COVAREP", audio)
-    with pytest.warns(UserWarning, match=r"2 fold videos are absent .*valid: 1, test: 1"):
+    with (
+        pytest.warns(Tfs2sWarning, match="have no words"),
+        pytest.warns(Tfs2sWarning, match=r"2 fold videos are absent .*valid: 1, test: 1"),
+    ):
         data = load_csd_dir(str(path), None, FOLDS)
     assert data.report.missing_videos == {"valid": ["vidB"], "test": ["gone1"]}
     assert len(data.splits["valid"]) == 0

@@ -9,10 +9,12 @@ Padded steps are exactly zero.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from tfs2s import Tfs2sWarning
 from tfs2s import modalities as M
 from tfs2s.config import Truncate, choices
 
@@ -89,6 +91,42 @@ class DataReport:
     unassigned_segments: int = 0
     #: free-form notes (e.g. how overlapping segments were handled).
     notes: list[str] = dataclasses.field(default_factory=list)
+
+
+def warn_about_cleaning(
+    report: DataReport, files: Mapping[str, str], first: Mapping[str, str] | None = None
+) -> None:
+    """Warn (one line each) about what a reader changed in the data it was given.
+
+    Non-finite features are replaced by 0 so that alignment and training work (COVAREP
+    holds -inf in many frames), and a segment with no words is left out of its split. A
+    model then scores such data without complaint, so the user is told which file did it.
+
+    Args:
+        report: the reader's report.
+        files: modality name -> the file it was read from (as the message should name it).
+        first: modality name -> the first video or segment with a replaced value.
+    """
+    first = first or {}
+    for name, count in report.nonfinite_replaced.items():
+        if count:
+            where = f", first in {first[name]}" if name in first else ""
+            warnings.warn(
+                f"{files.get(name, name)}: {count} non-finite {name} value(s) (NaN or inf"
+                f"{where}) were replaced by 0, and models read them as 0; `tfs2s data "
+                "inspect` counts them",
+                Tfs2sWarning,
+                stacklevel=3,
+            )
+    dropped = report.dropped_segments
+    if dropped:
+        warnings.warn(
+            f"{files.get('text', 'text')}: {len(dropped)} labelled segment(s) have no words "
+            f"and are left out of every split, so nothing scores them (first: {dropped[0]}); "
+            "`tfs2s data inspect` lists them",
+            Tfs2sWarning,
+            stacklevel=3,
+        )
 
 
 @dataclasses.dataclass

@@ -23,7 +23,7 @@ import numpy as np
 
 from tfs2s.data.align import replace_nonfinite
 from tfs2s.data.csd import SegmentList, check_labels, check_segment_options
-from tfs2s.data.dataset import SPLITS, DataReport, MosiData, Split
+from tfs2s.data.dataset import SPLITS, DataReport, MosiData, Split, warn_about_cleaning
 from tfs2s.errors import InputError, describe
 
 #: Pickle key -> our modality name.
@@ -111,8 +111,11 @@ def _read_split(
     label_key: str,
     dims: dict[str, int],
     report: DataReport,
+    first: dict[str, str],
 ) -> SegmentList:
     """Validate one split and cut its real word steps out of the padding.
+
+    ``first`` gets, per modality, the first segment with a non-finite value.
 
     Returns:
         The split's segments with at least one word, each float32 (words, dim) per modality.
@@ -167,6 +170,9 @@ def _read_split(
     check_labels(labels, f"{where} key {label_key!r}", lambda i: f"{i} ({segment_ids[i]})")
     real = np.zeros((n, steps), bool)
     for name, x in feats.items():
+        bad = np.flatnonzero(~np.isfinite(x).all(axis=tuple(range(1, x.ndim))))
+        if bad.size:
+            first.setdefault(name, f"{split} segment {segment_ids[bad[0]]}")
         report.nonfinite_replaced[name] = report.nonfinite_replaced.get(name, 0) + (
             replace_nonfinite(x)
         )
@@ -241,7 +247,11 @@ def load_aligned_pickle(
         raise ValueError(f"{file}: the splits hold different modality keys: {keys}")
     report = DataReport()
     dims: dict[str, int] = {}
-    parts = {s: _read_split(file, s, obj[s], LABEL_KEYS[layouts[s]], dims, report) for s in present}
+    first: dict[str, str] = {}
+    parts = {
+        s: _read_split(file, s, obj[s], LABEL_KEYS[layouts[s]], dims, report, first)
+        for s in present
+    }
     names = [n for n in MODALITY_KEYS.values() if n in dims]
     dims = {n: dims[n] for n in names}
     splits = {}
@@ -256,6 +266,7 @@ def load_aligned_pickle(
         f"{layout} layout; a step is a word when any modality is non-zero there (padding is "
         "all zero)"
     )
+    warn_about_cleaning(report, {n: str(file) for n in names}, first)
     return MosiData(
         splits=splits,
         dims=dims,

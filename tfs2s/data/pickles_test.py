@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tfs2s import Tfs2sWarning
 from tfs2s.data.pickles import load_aligned_pickle
 from tfs2s.data.testing import aligned_split, write_pickle
 
@@ -32,7 +33,8 @@ def mmsa_split(lengths, seed=0):
 def test_mult_layout_front_padding(tmp_path):
     splits = {"train": mult_split([2, 6, 0]), "valid": mult_split([1]), "test": mult_split([3])}
     path = write_pickle(tmp_path / "mosi_data.pkl", splits)
-    data = load_aligned_pickle(str(path), trust=True, max_seq_len=4)
+    with pytest.warns(Tfs2sWarning, match=r"mosi_data.pkl: 1 labelled segment.*first: vid_3"):
+        data = load_aligned_pickle(str(path), trust=True, max_seq_len=4)
     assert data.dims == {"text": 5, "audio": 3, "video": 2}
     train = data.splits["train"]
     assert train.lengths.tolist() == [2, 4]
@@ -73,7 +75,10 @@ def test_missing_split_is_empty_and_nonfinite_counted(tmp_path):
     train["audio"][0, -1, 0] = np.nan
     train["audio"][1, -2, :] = -np.inf
     path = write_pickle(tmp_path / "p.pkl", {"train": train})
-    data = load_aligned_pickle(str(path), trust=True)
+    with pytest.warns(
+        Tfs2sWarning, match=r"p.pkl: 4 non-finite audio value.*first in train segment vid_1\)"
+    ):
+        data = load_aligned_pickle(str(path), trust=True)
     assert data.report.nonfinite_replaced == {"text": 0, "audio": 4, "video": 0}
     assert np.isfinite(data.splits["train"].features["audio"]).all()
     assert len(data.splits["valid"]) == 0 and data.nonempty_splits() == ["train"]
