@@ -174,12 +174,47 @@ def _open_keras(path: Path, cfg: RunConfig) -> TrainedRun:
     import keras
 
     import tfs2s.models  # noqa: F401  (registers the serializable classes)
+    from tfs2s.training.trained_model import (
+        METADATA_FILE,
+        nonfinite_weight,
+        records_disagreement,
+    )
 
+    # The parts must come from one run: params.yaml (the only record of the data shape),
+    # trained.json and model.keras are written by the same training, and a folder that
+    # mixes two runs would score with one run's model under another's settings.
+    try:
+        detail = records_disagreement(cfg, json.loads((path / METADATA_FILE).read_text()))
+    except FileNotFoundError:
+        raise ValueError(
+            f"{path} is a half-written run: it has {MODEL_FILE} but no {METADATA_FILE}; "
+            "train it again with --overwrite"
+        ) from None
+    except (OSError, ValueError, TypeError, KeyError) as e:
+        raise ValueError(f"{path / METADATA_FILE} is corrupt: {e}") from None
+    if detail:
+        raise ValueError(
+            f"{path}: {PARAMS_FILE} and {METADATA_FILE} disagree ({detail}); the directory "
+            "mixes two runs: train it again with --overwrite"
+        )
     model = keras.saving.load_model(path / MODEL_FILE, compile=False)
-    # Compiled as training compiled it, so predictions (and metrics) are bit-identical.
-    model.compile(jit_compile=cfg.train.jit_compile)
     topology = parse_topology(cfg.topology)
     dims = {k: int(v.shape[-1]) for k, v in model.input.items() if k != M.MASK}
+    if set(dims) != set(topology.inference_modalities):
+        raise ValueError(
+            f"{path / MODEL_FILE} reads {sorted(dims)} but {PARAMS_FILE}'s topology "
+            f"{topology.name} reads {sorted(topology.inference_modalities)}; the directory "
+            "mixes two runs: train it again with --overwrite"
+        )
+    bad = nonfinite_weight(model)
+    if bad is not None:
+        raise ValueError(
+            f"{path / MODEL_FILE}: weight {bad[0]!r} holds {bad[1]} non-finite value(s) (NaN "
+            "or inf), so every score would be meaningless: the training diverged; train it "
+            "again (e.g. with a lower train.learning_rate)"
+        )
+    # Compiled as training compiled it, so predictions (and metrics) are bit-identical.
+    model.compile(jit_compile=cfg.train.jit_compile)
     return TrainedRun(
         path=path,
         topology=topology,

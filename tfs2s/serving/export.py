@@ -195,14 +195,14 @@ def check_finite_weights(model, what: str) -> None:
     Raises:
         ExportError: naming the first such weight and how many values are non-finite.
     """
-    for weight in model.weights:
-        value = np.asarray(weight.numpy() if hasattr(weight, "numpy") else weight)
-        bad = int(np.size(value) - np.count_nonzero(np.isfinite(value)))
-        if bad:
-            raise ExportError(
-                f"{what}'s weight {weight.path!r} holds {bad} non-finite value(s) (NaN or "
-                "inf): the training diverged; refusing to export it"
-            )
+    from tfs2s.training.trained_model import nonfinite_weight
+
+    found = nonfinite_weight(model)
+    if found is not None:
+        raise ExportError(
+            f"{what}'s weight {found[0]!r} holds {found[1]} non-finite value(s) (NaN or "
+            "inf): the training diverged; refusing to export it"
+        )
 
 
 def pad_steps(inputs: Mapping[str, np.ndarray], length: int) -> dict[str, np.ndarray]:
@@ -556,11 +556,6 @@ def _read_keras(path: Path):
         raise RunDirectoryError(f"{path} is corrupt: Keras cannot load it ({reason})") from e
 
 
-def _normalised(value):
-    """``value`` as it reads back from JSON (tuples become lists)."""
-    return json.loads(json.dumps(value))
-
-
 def load_run(run_dir: str | os.PathLike):
     """Load a finished run for export, checking that its parts belong together.
 
@@ -578,7 +573,12 @@ def load_run(run_dir: str | os.PathLike):
     from tfs2s.config import load_yaml
     from tfs2s.topology import parse_topology
     from tfs2s.training.trained_model import METADATA_FILE as TRAINED_FILE
-    from tfs2s.training.trained_model import SENTIMENT_FILE, TrainedModel, translator_file
+    from tfs2s.training.trained_model import (
+        SENTIMENT_FILE,
+        TrainedModel,
+        records_disagreement,
+        translator_file,
+    )
 
     run_dir = Path(run_dir)
     params_path, trained_path = run_dir / PARAMS_FILE, run_dir / TRAINED_FILE
@@ -601,34 +601,12 @@ def load_run(run_dir: str | os.PathLike):
         }
     except (OSError, ValueError, TypeError, KeyError) as e:
         raise RunDirectoryError(f"{trained_path} is corrupt: {e}") from e
-    params = {
-        "topology": parse_topology(cfg.topology).name,
-        "model": _normalised(dataclasses.asdict(cfg.model)),
-        "train": _normalised(dataclasses.asdict(cfg.train)),
-    }
-    # The data settings the models depend on, where the run records them with the models
-    # (``params.yaml`` is otherwise the only record of ``max_seq_len``).
-    data = meta.get("data")
-    if isinstance(data, Mapping):
-        recorded["data"] = dict(data)
-        all_data = _normalised(dataclasses.asdict(cfg.data))
-        params["data"] = {k: all_data.get(k) for k in data}
-    for key in ("topology", "model", "train", "data"):
-        if key not in recorded:
-            continue
-        want, found = _normalised(recorded[key]), params[key]
-        if isinstance(want, dict) and isinstance(found, dict):
-            # Settings added to the config after the run was trained are absent from its
-            # trained.json (and take their defaults when it is loaded): compare the rest.
-            diff = sorted(k for k in want if want[k] != found.get(k))
-            detail = ", ".join(f"{key}.{k}: {found.get(k)!r} vs {want[k]!r}" for k in diff[:3])
-        else:
-            detail = "" if want == found else f"{found!r} vs {want!r}"
-        if detail:
-            raise RunDirectoryError(
-                f"{run_dir}: {PARAMS_FILE} and {TRAINED_FILE} disagree ({detail}); the "
-                "directory mixes two runs: train it again with --overwrite"
-            )
+    detail = records_disagreement(cfg, meta)
+    if detail:
+        raise RunDirectoryError(
+            f"{run_dir}: {PARAMS_FILE} and {TRAINED_FILE} disagree ({detail}); the "
+            "directory mixes two runs: train it again with --overwrite"
+        )
     sentiment = _read_keras(run_dir / SENTIMENT_FILE)
     translators = [
         _read_keras(run_dir / translator_file(i)) for i in range(recorded["translators"])

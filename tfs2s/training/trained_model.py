@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 
 # Model files name the tfs2s classes: importing the package registers them with Keras.
 import tfs2s.models  # noqa: F401
@@ -108,3 +109,58 @@ def rebuilt(model: keras.Model, config: dict | None = None) -> keras.Model:
 
 def translator_file(index: int) -> str:
     return TRANSLATOR_FILE if index == 0 else f"translator_{index}.keras"
+
+
+def nonfinite_weight(model: keras.Model) -> tuple[str, int] | None:
+    """The path of the first weight of ``model`` holding NaN or inf, and how many such
+    values it holds (a diverged training); None when every weight is finite."""
+    for weight in model.weights:
+        value = np.asarray(weight.numpy() if hasattr(weight, "numpy") else weight)
+        bad = int(np.size(value) - np.count_nonzero(np.isfinite(value)))
+        if bad:
+            return weight.path, bad
+    return None
+
+
+def records_disagreement(cfg, meta: dict[str, Any]) -> str:
+    """How a run's ``params.yaml`` (``cfg``, a :class:`~tfs2s.config.RunConfig`) and its
+    ``trained.json`` (``meta``, written with the models) disagree: ``""`` when they record
+    the same run, else the first differing settings (``found vs recorded``).
+
+    Raises:
+        KeyError, TypeError, ValueError: ``meta`` lacks or garbles a record.
+    """
+    recorded = {
+        "topology": parse_topology(meta["topology"]).name,
+        "model": meta["model"],
+        "train": meta["train"],
+    }
+    params = {
+        "topology": parse_topology(cfg.topology).name,
+        "model": _as_json(dataclasses.asdict(cfg.model)),
+        "train": _as_json(dataclasses.asdict(cfg.train)),
+    }
+    # The data settings the models depend on, where the run records them with the models
+    # (``params.yaml`` is otherwise the only record of ``max_seq_len``).
+    data = meta.get("data")
+    if isinstance(data, dict):
+        recorded["data"] = dict(data)
+        all_data = _as_json(dataclasses.asdict(cfg.data))
+        params["data"] = {k: all_data.get(k) for k in data}
+    for key, want in recorded.items():
+        want, found = _as_json(want), params[key]
+        if isinstance(want, dict) and isinstance(found, dict):
+            # Settings added to the config after the run was trained are absent from its
+            # trained.json (and take their defaults when it is loaded): compare the rest.
+            diff = sorted(k for k in want if want[k] != found.get(k))
+            detail = ", ".join(f"{key}.{k}: {found.get(k)!r} vs {want[k]!r}" for k in diff[:3])
+        else:
+            detail = "" if want == found else f"{found!r} vs {want!r}"
+        if detail:
+            return detail
+    return ""
+
+
+def _as_json(value):
+    """``value`` as it reads back from JSON (tuples become lists)."""
+    return json.loads(json.dumps(value))
