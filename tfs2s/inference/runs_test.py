@@ -85,7 +85,9 @@ def test_run_with_non_finite_weights_is_refused(tiny_run, tmp_path):
     value[0, 0] = np.nan
     kernel.assign(value)
     model.save(bad / "model.keras")
-    with pytest.raises(ValueError, match=r"model.keras: weight '.*score/kernel' holds 1 non-finite"):
+    with pytest.raises(
+        ValueError, match=r"model.keras: weight '.*score/kernel' holds 1 non-finite"
+    ):
         open_run(bad)
 
 
