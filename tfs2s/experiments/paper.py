@@ -71,7 +71,10 @@ def plan_rows(tables: Sequence[str], available: Sequence[str], shard: tuple[int,
     unknown = [t for t in tables if t not in PAPER_TABLES]
     if unknown:
         raise ValueError(f"unknown tables {unknown}; expected some of {list(PAPER_TABLES)}")
-    names = [n for t in tables for n in PAPER_TABLES[t]]
+    if not tables:
+        # Nothing to run must not rewrite the results of an earlier run as empty tables.
+        raise ValueError(f"--tables names no table; expected some of {list(PAPER_TABLES)}")
+    names = [n for t in dict.fromkeys(tables) for n in PAPER_TABLES[t]]
     i, n = shard
     mine = names[i - 1 :: n]
     rows, skipped = [], {}
@@ -153,6 +156,7 @@ def run_paper(
         raise ValueError(f"split: expected 'valid' or 'test', found {split!r}")
     elif split not in available:
         raise ValueError(f"split {split!r} is empty in {source.source}; it has {available}")
+    tables = list(dict.fromkeys(tables))
     plan = plan_rows(tables, source.modalities, shard)
     for name, why in plan.skipped.items():
         log(f"skip {name}: {why}")

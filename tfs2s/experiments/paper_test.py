@@ -42,6 +42,11 @@ def test_shards_partition_the_rows_and_missing_modalities_are_skipped():
 
     with pytest.raises(ValueError, match="unknown tables"):
         paper.plan_rows(["quadmodal"], ["text"], (1, 1))
+    # `--tables ,` once ran nothing and rewrote results.md as empty tables
+    with pytest.raises(ValueError, match="names no table"):
+        paper.plan_rows([], ["text"], (1, 1))
+    twice = paper.plan_rows(["unimodal", "unimodal"], ["text", "audio", "video"], (1, 1))
+    assert twice.rows == paper.plan_rows(["unimodal"], ["text", "audio", "video"], (1, 1)).rows
 
 
 def _fake_run(out, name, seed, cfg, **metrics):
