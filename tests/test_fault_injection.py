@@ -62,8 +62,11 @@ def killed(tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as m:
         m.setattr(run_module, "evaluate", kill)
+        # Ctrl-C: one line and the shell's status, no traceback ...
+        assert main([*TRAIN, "--out", str(root / "run")]) == 130
+        # ... which --debug shows
         with pytest.raises(KeyboardInterrupt):
-            main([*TRAIN, "--out", str(root / "run")])
+            main(["--debug", *TRAIN, "--out", str(root / "run")])
     assert not (root / "run").exists()
     return root / ".run.partial"
 

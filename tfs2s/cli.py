@@ -168,10 +168,15 @@ def configure_devices(args: argparse.Namespace) -> None:
         configure_cpu_devices(count)
 
 
+#: Exit status of a command stopped by Ctrl-C (SIGINT), as a shell reports it.
+INTERRUPTED = 130
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. Errors print one line ``tfs2s: error: ...`` (no traceback unless
     ``--debug``): exit 2 for bad input (unreadable files, refused directories, invalid
-    config, diverged training), 3 for a failed multi-worker peer, 1 for anything else."""
+    config, diverged training), 3 for a failed multi-worker peer, 1 for anything else,
+    130 (one line too) when Ctrl-C stops it."""
     started = time.perf_counter()
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -185,7 +190,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         configure_devices(args)
         return int(args.func(args) or 0)
-    except (KeyboardInterrupt, SystemExit):
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(
+            "tfs2s: interrupted; nothing is left half-written, and a training run resumes "
+            "from its last backed-up epoch when the same command runs again",
+            file=sys.stderr,
+        )
+        return INTERRUPTED
+    except SystemExit:
         raise
     except Exception as e:
         if args.debug:

@@ -1,3 +1,5 @@
+import pytest
+
 from tfs2s import cli
 from tfs2s.training import strategies
 
@@ -11,6 +13,18 @@ def test_a_failed_peer_is_one_error_line_and_exit_code_3(monkeypatch, capsys):
     assert cli.main(["train", "--topology", "T_V"]) == 3
     err = capsys.readouterr().err
     assert err == "tfs2s: error: multi-worker training stopped on worker0: a peer failed\n"
+
+
+def test_ctrl_c_is_one_line_and_exit_code_130(monkeypatch, capsys):
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_cmd_train", interrupted)
+    assert cli.main(["train", "--topology", "T_V"]) == 130
+    err = capsys.readouterr().err
+    assert err.startswith("tfs2s: interrupted;") and err.count("\n") == 1
+    with pytest.raises(KeyboardInterrupt):
+        cli.main(["train", "--topology", "T_V", "--debug"])
 
 
 def test_building_the_parser_does_not_import_tensorflow():
