@@ -366,6 +366,18 @@ def run_robustness(
     if not runs:
         raise ValueError("no run given; pass --runs DIR... or --paper-dir DIR")
     opened = [open_run(path) for path in runs]
+    # Each run is one seed of its row's mean and std: the same run twice (or a copy of it)
+    # would pass for two seeds that agree.
+    seen: dict[tuple, Any] = {}
+    for run in opened:
+        key = (run.topology.name, run.seed) if run.seed is not None else run.path.resolve()
+        if key in seen:
+            raise ValueError(
+                f"{seen[key].path} and {run.path} are the same run "
+                f"({run.topology.name}, seed {run.seed}); each run counts as one seed, so "
+                "name it once"
+            )
+        seen[key] = run
     sources: dict[str, Any] = {}
     plan = []
     for run in opened:

@@ -1,4 +1,5 @@
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -84,6 +85,13 @@ def test_outputs_and_unknown_corruption(opened, tmp_path):
     run, _ = opened
     with pytest.raises(ValueError, match="unknown corruption 'blur'"):
         run_robustness([run.path], tmp_path / "r", corruptions=["blur"])
+    assert not (tmp_path / "r").exists()
+    # one run named twice, or a copy of it, would count as two seeds that agree
+    copy = tmp_path / "copy"
+    shutil.copytree(run.path, copy)
+    for twice in ([run.path, run.path], [run.path, copy]):
+        with pytest.raises(ValueError, match=r"are the same run \(T_A, seed 0\)"):
+            run_robustness(twice, tmp_path / "r", corruptions=["missing"])
     assert not (tmp_path / "r").exists()
     summary = run_robustness([run.path], tmp_path / "r", corruptions=["missing"], log=lambda s: 0)
     assert sorted(p.name for p in (tmp_path / "r").iterdir()) == [
