@@ -165,7 +165,7 @@ def test_a_corrupt_backup_names_the_file(killed, tmp_path, capsys):
 
 def test_diverged_training_stops_naming_the_phase_and_writes_no_model(tmp_path, capsys):
     out = tmp_path / "run"
-    code, _, err = cli(capsys, *TRAIN, "--set", "train.learning_rate=.inf", "--out", out)
+    code, _, err = cli(capsys, *TRAIN, "--set", "train.learning_rate=1e38", "--out", out)
     assert code == 2
     line = one_error_line(err)
     assert line.startswith("tfs2s: error: training diverged in phase T_V_translation_1, epoch 1"), (
@@ -321,6 +321,18 @@ def test_folds_given_as_a_directory_names_it(sdk_dir, tmp_path, capsys):
     assert one_error_line(err) == (
         f"tfs2s: error: folds file {tmp_path}: expected a JSON file, found a directory"
     )
+
+
+def test_a_run_refused_before_its_first_epoch_leaves_nothing_behind(sdk_dir, tmp_path, capsys):
+    directory, _ = sdk_dir
+    folds = tmp_path / "folds.json"
+    folds.write_text(json.dumps({"train": [], "valid": ["v0", "v1"], "test": ["v2"]}))
+    out = tmp_path / "runs" / "empty"
+    code, _, err = cli(capsys, *TRAIN, "--data", directory, "--folds", folds, "--out", out)
+    assert code == 2
+    assert "train" in one_error_line(err) and "empty" in one_error_line(err)
+    # not even the hidden staging directory with its params.yaml
+    assert list((tmp_path / "runs").iterdir()) == []
 
 
 def test_a_corrupt_cache_meta_names_the_file(tmp_path, capsys):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
@@ -385,13 +386,34 @@ def parse_data_map(text: str) -> dict[str, str]:
         if "=" not in item:
             raise ValueError(f"data map item {item!r}: expected MODALITY=FILE")
         k, v = item.split("=", 1)
-        out[k.strip()] = v.strip()
+        k, v = k.strip(), v.strip()
+        if k in out:
+            raise ValueError(
+                f"data map: {k!r} is mapped twice ({out[k]!r} and {v!r}); expected it once"
+            )
+        out[k] = v
     return out
 
 
 def _validate(cfg: RunConfig) -> None:
     parse_topology(cfg.topology)
     flat = flatten(cfg.to_dict())
+    for key, value in flat.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"config {key}: expected a finite number, found {value!r}")
+    if not 0 <= cfg.train.seed < 2**32:
+        raise ValueError(
+            f"config train.seed: expected an integer in [0, 2**32 - 1], found {cfg.train.seed}"
+        )
+    if cfg.data.data_map:
+        roles: dict[str, str] = {}
+        for role, file in cfg.data.data_map.items():
+            if file in roles:
+                raise ValueError(
+                    f"config data.data_map: {file!r} is mapped to both {roles[file]!r} and "
+                    f"{role!r}; expected one file per role"
+                )
+            roles[file] = role
     if cfg.recipe not in choices(Recipe):
         raise ValueError(
             f"config recipe: expected one of {list(choices(Recipe))}, found {cfg.recipe!r}"

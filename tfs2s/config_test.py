@@ -97,6 +97,20 @@ def test_data_map_parsing():
     assert parse_data_map("text=A, audio=B.csd") == {"text": "A", "audio": "B.csd"}
     with pytest.raises(ValueError, match="MODALITY=FILE"):
         parse_data_map("text")
+    # the last of two once won silently
+    with pytest.raises(ValueError, match=r"'text' is mapped twice \('A' and 'B'\)"):
+        parse_data_map("text=A,audio=C,text=B")
+    # one file in two roles (e.g. the labels read as an input)
+    with pytest.raises(ValueError, match=r"'L' is mapped to both 'text' and 'labels'"):
+        RunConfig().replace(**{"data.data_map": "text=L,labels=L"})
+
+
+@pytest.mark.parametrize("key", ["train.weight_decay", "train.learning_rate", "train.clipnorm"])
+@pytest.mark.parametrize("value", [float("inf"), float("nan")])
+def test_non_finite_numbers_are_refused(key, value):
+    # weight decay inf once trained a whole epoch before "diverged, lower the learning rate"
+    with pytest.raises(ValueError, match=rf"config {key}: expected a finite number, found"):
+        RunConfig().replace(**{key: value})
 
 
 def test_from_dict_accepts_params_yaml_layout():
@@ -163,3 +177,9 @@ def test_unread_values_are_named_against_the_recipe():
         base.replace(**{"train.modality_dropout_keep": "speech"})
     # a recipe's own values (joint weights on a baseline) are not reported
     assert unread_keys(load_recipe("recommended").replace(topology="baseline_T")) == []
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32])
+def test_a_seed_out_of_range_names_the_key(seed):
+    with pytest.raises(ValueError, match=rf"config train.seed: expected .* found {seed}"):
+        RunConfig().replace(**{"train.seed": seed})
