@@ -103,3 +103,11 @@ def test_errors_are_one_line_and_write_nothing(run_dir, tmp_path, capsys):
         capsys, ["evaluate", "--run", run_dir, "--set", "data.max_seq_len=6"]
     )
     assert not out.exists()
+    # an output path that is a directory: refused before any scoring, not after it
+    for command in ("predict", "evaluate"):
+        err = _error(capsys, [command, "--run", run_dir, "--out", str(tmp_path)])
+        assert (
+            err
+            == f"tfs2s: error: --out {tmp_path}: is a directory; expected the path of a file to write"
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["half"]

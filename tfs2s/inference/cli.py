@@ -78,10 +78,12 @@ def _open(args, extra=()):
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from tfs2s.inference.atomic import atomic_path
+    from tfs2s.inference.atomic import atomic_path, check_output_file
     from tfs2s.inference.evaluate import evaluate_run, format_metrics
     from tfs2s.inference.scoring import resolve_splits
 
+    if args.out:
+        check_output_file(args.out)
     run, source = _open(args)
     if args.split is not None:
         resolve_splits(source, args.split)  # a bad split fails before any scoring
@@ -101,8 +103,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
+    from tfs2s.inference.atomic import check_output_file
     from tfs2s.inference.predict import write_predictions
 
+    check_output_file(args.out)
     run, source = _open(args)
     count = write_predictions(
         run, source, args.out, fmt=args.format, split=args.split, batch_size=_batch_size(args)

@@ -1,5 +1,6 @@
 import csv
 import json
+import types
 
 import numpy as np
 import pytest
@@ -80,6 +81,17 @@ def test_saved_model_version_predicts_like_the_run(tiny_export, opened, tmp_path
     got = exported.predict_batch(features, attention=True)["attention"]
     want = run.predict_batch(features, attention=True)["attention"]
     np.testing.assert_allclose(got, want, atol=1e-4)
+    # On the built-in data of another size, the error says that the export records no data.
+    other = types.SimpleNamespace(
+        dims={"text": source.dims["text"] + 1},
+        max_seq_len=source.max_seq_len,
+        modalities=("text",),
+        source="synthetic CMU-MOSI (seed 0, 2199 segments)",
+    )
+    with pytest.raises(ValueError, match="expects .*does not record the data.*--data"):
+        exported.check_source(other)
+    with pytest.raises(ValueError, match=r"expects \d+$"):
+        run.check_source(other)
 
 
 def test_a_prepared_cache_streams_the_same_rows(opened, tmp_path):

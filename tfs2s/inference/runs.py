@@ -95,18 +95,25 @@ class TrainedRun:
             ValueError: naming the run, the modality, the expected and the found size.
         """
         needed = list(dict.fromkeys([*self.inference_modalities, *extra]))
+        # A SavedModel records no data: without --data the built-in data is read.
+        hint = (
+            "; a SavedModel does not record the data it was trained on: name it with --data "
+            "(and --data-map)"
+            if self.is_saved_model and str(source.source).startswith("synthetic")
+            else ""
+        )
         missing = [n for n in needed if n not in source.dims]
         if missing:
             raise ValueError(
                 f"run {self.path} ({self.topology.name}) reads {list(needed)} but the data "
-                f"({source.source}) has only {list(source.modalities)}; missing: {missing}"
+                f"({source.source}) has only {list(source.modalities)}; missing: {missing}{hint}"
             )
         for name, dim in self.dims.items():
             if source.dims[name] != dim:
                 raise ValueError(
                     f"run {self.path} ({self.topology.name}): modality {name!r} has "
                     f"{source.dims[name]} features in the data ({source.source}) but the model "
-                    f"expects {dim}"
+                    f"expects {dim}{hint}"
                 )
         if source.max_seq_len != self.max_seq_len:
             raise ValueError(
