@@ -22,7 +22,12 @@ from tfs2s.cli_args import (  # noqa: F401  (public names of tfs2s.cli)
     add_search_args,
     config_from_args,
 )
-from tfs2s.console import add_verbose_arg, fit_verbosity, quiet_tensorflow  # noqa: F401
+from tfs2s.console import (  # noqa: F401
+    add_verbose_arg,
+    fit_verbosity,
+    one_line_warnings,
+    quiet_tensorflow,
+)
 from tfs2s.experiments import cli as experiments_cli
 from tfs2s.inference import cli as inference_cli
 from tfs2s.serving import cli as serving_cli
@@ -187,6 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.started = started
     quiet_tensorflow(verbose=args.verbose)
+    one_line_warnings()
     try:
         configure_devices(args)
         return int(args.func(args) or 0)

@@ -16,6 +16,7 @@ import importlib.machinery
 import os
 import sys
 import tempfile
+import warnings
 
 #: Environment set (unless the user set it) before TensorFlow is imported.
 QUIET_ENV = {
@@ -126,3 +127,25 @@ def fit_verbosity(quiet: bool = False) -> int:
     except (AttributeError, ValueError):
         tty = False
     return 1 if tty else 2
+
+
+def one_line_warnings() -> None:
+    """Show tfs2s's own warnings (:class:`~tfs2s.Tfs2sWarning`) as one line,
+    ``tfs2s: warning: ...``, without Python's file, line number and source line, which
+    point into tfs2s, not at the user's input. Other warnings keep Python's format.
+
+    Only the formatting changes (``warnings.formatwarning``), so filters and
+    ``warnings.catch_warnings(record=True)`` see every warning as before."""
+    from tfs2s import Tfs2sWarning
+
+    formatted = warnings.formatwarning
+    if getattr(formatted, "tfs2s_one_line", False):
+        return
+
+    def one_line(message, category, filename, lineno, line=None):
+        if issubclass(category, Tfs2sWarning):
+            return f"tfs2s: warning: {message}\n"
+        return formatted(message, category, filename, lineno, line)
+
+    one_line.tfs2s_one_line = True
+    warnings.formatwarning = one_line

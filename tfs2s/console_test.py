@@ -47,3 +47,39 @@ def test_progress_is_one_line_per_epoch_off_a_terminal(monkeypatch):
     assert console.fit_verbosity() == 2
     monkeypatch.setattr(sys, "stdout", Tty())
     assert console.fit_verbosity() == 1
+
+
+def test_tfs2s_warnings_show_as_one_line_and_others_keep_their_format():
+    import io
+    import warnings
+
+    from tfs2s import Tfs2sWarning
+    from tfs2s.console import one_line_warnings
+
+    saved = warnings.formatwarning
+    try:
+        one_line_warnings()
+        one_line_warnings()  # twice: still one wrapper
+        fmt = warnings.formatwarning
+        assert fmt(Tfs2sWarning("data.csd: 3 values"), Tfs2sWarning, "x.py", 7) == (
+            "tfs2s: warning: data.csd: 3 values\n"
+        )
+        assert fmt(UserWarning("elsewhere"), UserWarning, "x.py", 7, "src") == (
+            saved(UserWarning("elsewhere"), UserWarning, "x.py", 7, "src")
+        )
+        # what Python prints goes through it
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            err = io.StringIO()
+            warnings.showwarning = lambda m, c, f, n, file=None, line=None: err.write(
+                warnings.formatwarning(m, c, f, n, line)
+            )
+            warnings.warn("the file", Tfs2sWarning, stacklevel=1)
+        assert err.getvalue() == "tfs2s: warning: the file\n"
+        # and a recorder still records it (pytest.warns, catch_warnings(record=True))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            warnings.warn("recorded", Tfs2sWarning, stacklevel=1)
+        assert [str(w.message) for w in caught] == ["recorded"]
+    finally:
+        warnings.formatwarning = saved

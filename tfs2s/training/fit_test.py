@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfs2s import Tfs2sWarning
 from tfs2s import modalities as M
 from tfs2s.config import ModelConfig, TrainConfig
 from tfs2s.topology import PAPER_TOPOLOGIES, parse_topology
@@ -161,7 +162,8 @@ def test_history_rows_and_early_stopping_restores_best():
 def test_no_valid_split_trains_every_epoch():
     data = ArrayData(examples=(4, 0, 2))
     cfg = dataclasses.replace(TINY_TRAIN, epochs=2, patience=0)
-    trained = train_model(parse_topology("baseline_A"), TINY_MODEL, cfg, data, verbose=0)
+    with pytest.warns(Tfs2sWarning, match=r"no valid split: no epoch is selected .*train.epochs=2"):
+        trained = train_model(parse_topology("baseline_A"), TINY_MODEL, cfg, data, verbose=0)
     assert [(r["epoch"], r["val_loss"]) for r in trained.history] == [(1, None), (2, None)]
 
 

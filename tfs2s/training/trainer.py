@@ -16,12 +16,14 @@ import contextlib
 import dataclasses
 import math
 import os
+import warnings
 from typing import Any
 
 import keras
 import tensorflow as tf
 from keras import ops
 
+from tfs2s import Tfs2sWarning
 from tfs2s.compat import (
     build_compiled_state,
     set_random_seed_keeping_kernels,
@@ -95,6 +97,16 @@ class Trainer:
         self.stage_memo = stage_memo
         self.reused: dict[str, str] = {}
         self._has_valid = "valid" in data.nonempty_splits()
+        if not self._has_valid:
+            warnings.warn(
+                f"the data ({getattr(data, 'source', 'given')}) has no valid split: no epoch "
+                "is selected and "
+                "nothing stops early, so every phase trains all its epochs "
+                f"(train.epochs={train_cfg.epochs}, train.translator_epochs="
+                f"{train_cfg.translator_epochs}) and keeps the last one",
+                Tfs2sWarning,
+                stacklevel=2,
+            )
         self._multi_step = supports_multi_step(strategy)
         if not self._multi_step and train_cfg.steps_per_execution > 1:
             raise ValueError(
