@@ -220,8 +220,8 @@ def _check_target(out: Path, overwrite: bool) -> None:
     if out.is_dir() and any(out.iterdir()):
         if not overwrite:
             raise FileExistsError(
-                f"{out} already exists and is not empty; pass overwrite=True (--overwrite) "
-                "to replace a cache"
+                f"{out} already exists and is not empty; pass --overwrite (overwrite=True in "
+                "Python) to replace a cache"
             )
         if not is_cache(out):
             raise FileExistsError(

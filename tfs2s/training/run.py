@@ -167,6 +167,9 @@ def run(
         strategy = make_strategy(cfg.train.strategy)
     chief = is_chief(strategy)
     staging = staging_dir(out_dir)
+    # A run refused before its first epoch leaves nothing behind (not even params.yaml)
+    # unless it came to resume an earlier attempt's backup.
+    fresh = chief and not os.path.exists(staging)
     if chief:
         _prepare_staging(staging, cfg)
     # Non-chief workers write into a throw-away directory (Keras multi-worker pattern):
@@ -181,14 +184,19 @@ def run(
         log=print if chief else (lambda line: None),
     )
     try:
-        if trainer is None:
-            trainer = Trainer(topology, cfg.model, cfg.train, source, strategy=strategy)
-        elif (trainer.topology, trainer.model_cfg) != (topology, cfg.model) or (
-            dataclasses.replace(trainer.train_cfg, seed=cfg.train.seed) != cfg.train
-        ):
-            raise ValueError(
-                f"the trainer given was built for another config than {cfg.topology}'s"
-            )
+        try:
+            if trainer is None:
+                trainer = Trainer(topology, cfg.model, cfg.train, source, strategy=strategy)
+            elif (trainer.topology, trainer.model_cfg) != (topology, cfg.model) or (
+                dataclasses.replace(trainer.train_cfg, seed=cfg.train.seed) != cfg.train
+            ):
+                raise ValueError(
+                    f"the trainer given was built for another config than {cfg.topology}'s"
+                )
+        except Exception:
+            if fresh:
+                shutil.rmtree(staging, ignore_errors=True)
+            raise
         # The divergence check comes first, so that no non-finite epoch is backed up.
         training_started = time.perf_counter()
         trained = trainer.train(
