@@ -343,13 +343,16 @@ def run_robustness(
     out: str | os.PathLike,
     *,
     overrides: Mapping[str, Any] | None = None,
-    split: str = "test",
+    split: str | None = None,
     corruptions: Sequence[str] = tuple(LEVELS),
     seed: int = 0,
     batch_size: int | None = None,
     log: Callable = print,
 ) -> list[dict[str, Any]]:
     """Study every run and write ``robustness.csv``, ``.md`` and ``.png`` into ``out``.
+
+    ``split`` None scores ``test`` when the data has it, else ``valid`` (as
+    ``tfs2s experiments paper`` reports).
 
     Every run is opened and its data checked before anything is scored or written; a
     source is loaded once per distinct data config.
@@ -387,6 +390,8 @@ def run_robustness(
             sources[key] = load_source(cfg)
         source = sources[key]
         run.check_source(source, extra=run.training_modalities)
+        if split is None:
+            split = "test" if "test" in source.nonempty_splits() else "valid"
         resolve_splits(source, split)
         plan.append((run, source))
     rows = []

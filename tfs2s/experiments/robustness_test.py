@@ -131,3 +131,28 @@ def test_paper_runs_in_poster_order_without_half_written_ones(tmp_path):
     assert len(logged) == 1 and "A_T" in logged[0] and "half-written" in logged[0]
     with pytest.raises(FileNotFoundError, match="no runs/"):
         paper_runs(tmp_path / "runs")
+
+
+def test_the_default_split_is_test_when_the_data_has_one_else_valid(opened, tmp_path, monkeypatch):
+    import tfs2s.data.sources as sources
+
+    run, _ = opened
+    real = sources.load_source
+
+    class WithoutTest:
+        """The run's data as a bundle without its test fold (like mosi-lite)."""
+
+        def __init__(self, source):
+            self._source = source
+
+        def __getattr__(self, name):
+            return getattr(self._source, name)
+
+        def nonempty_splits(self):
+            return [s for s in self._source.nonempty_splits() if s != "test"]
+
+    run_robustness([run.path], tmp_path / "t", corruptions=["missing"], log=lambda s: 0)
+    assert "on the test split" in (tmp_path / "t" / "robustness.md").read_text()
+    monkeypatch.setattr(sources, "load_source", lambda cfg: WithoutTest(real(cfg)))
+    run_robustness([run.path], tmp_path / "v", corruptions=["missing"], log=lambda s: 0)
+    assert "on the valid split" in (tmp_path / "v" / "robustness.md").read_text()
