@@ -129,6 +129,15 @@ def config_from_args(args: argparse.Namespace, topology: str | None = None) -> R
     if getattr(args, "config", None):
         cfg = load_yaml(args.config, cfg)
     overrides = parse_set(getattr(args, "set", []) or [])
+    # A recipe named in the --config file or by --set recipe=NAME is the layer the run
+    # starts from, not only its label: params.yaml must not record a recipe whose values
+    # the run did not use.
+    named = overrides.pop("recipe", None) or cfg.recipe
+    if named != (recipe or RunConfig().recipe):
+        cfg = load_recipe(named)
+        if getattr(args, "config", None):
+            cfg = load_yaml(args.config, cfg)
+        cfg = apply_overrides(cfg, {"recipe": named})
     if "data.trust_pickle" in overrides:
         del overrides["data.trust_pickle"]
         print(

@@ -45,3 +45,21 @@ def test_a_jit_compile_training_cannot_use_is_a_note(capsys):
     assert "jit_compile" not in capsys.readouterr().err
     note_unread(config("train", "--topology", "baseline_T", "--set", "train.jit_compile=true"))
     assert "train.jit_compile=true is ignored" in capsys.readouterr().err
+
+
+def test_a_recipe_named_by_set_or_a_config_file_is_applied_not_only_recorded(tmp_path):
+    # It once changed only the label: params.yaml said poster over recommended values.
+    poster = load_recipe("poster")
+    by_set = config("train", "--topology", "T_V", "--set", "recipe=poster")
+    path = tmp_path / "c.yaml"
+    path.write_text("recipe: poster\nmodel:\n  hidden: 16\n")
+    by_file = config("train", "--topology", "T_V", "--config", str(path))
+    for cfg in (by_set, by_file):
+        assert cfg.recipe == "poster"
+        assert (cfg.train, cfg.model.dropout) == (poster.train, poster.model.dropout)
+    assert by_file.model.hidden == 16  # the file's own values still apply on top
+    # and the other way round
+    back = config("train", "--recipe", "poster", "--set", "recipe=recommended")
+    assert back.to_dict() == load_recipe("recommended").to_dict()
+    with pytest.raises(ValueError, match="expected one of"):
+        config("train", "--set", "recipe=best")
