@@ -90,7 +90,8 @@ def make_tuner(
     overwrite: bool = False,
     seed: int = 0,
 ):
-    """The keras-tuner tuner of ``spec`` over ``hypermodel``, its project in ``directory``."""
+    """The keras-tuner tuner of ``spec`` over ``hypermodel``, its project in ``directory``;
+    its oracle draws with ``seed + 1`` (keras-tuner takes a seed of 0 as none)."""
     import keras_tuner as kt
 
     from tfs2s.tuning.hypermodel import objective
@@ -98,7 +99,9 @@ def make_tuner(
     common = dict(
         hypermodel=hypermodel,
         objective=objective(spec.objective),
-        seed=seed,
+        # keras-tuner replaces a false seed (0, train.seed's default) by a random one, so
+        # the oracle gets seed + 1: the same command draws the same trials.
+        seed=seed + 1,
         directory=directory,
         project_name=PROJECT,
         overwrite=overwrite,

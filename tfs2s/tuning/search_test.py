@@ -124,3 +124,22 @@ def test_a_trial_builds_its_models_once_and_fit_trains_them(source, monkeypatch)
     assert any((a != b).any() for a, b in zip(before, model.get_weights(), strict=True))
     with pytest.raises(ValueError, match="not the one build"):
         hypermodel.fit(hp, model)
+
+
+@pytest.mark.parametrize("tuner", ["random", "bayesian", "hyperband"])
+def test_the_oracle_seed_is_fixed_for_seed_0(tmp_path, tuner):
+    # keras-tuner draws a random seed for a seed of 0 (train.seed's default), which made
+    # two runs of the same `tfs2s tune` command draw different trials.
+    def space(hp):
+        return hp.Int("units", 1, 1000)
+
+    seeds = [
+        S.make_tuner(
+            S.SearchSpec(tuner=tuner, max_trials=3, max_epochs=2),
+            space,
+            str(tmp_path / f"t{i}"),
+            seed=seed,
+        ).oracle.seed
+        for i, seed in enumerate([0, 0, 7])
+    ]
+    assert seeds == [1, 1, 8]
