@@ -46,13 +46,14 @@ The regularisation and selection keys of the recipes are searchable the same way
 from __future__ import annotations
 
 import dataclasses
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tfs2s.config import RunConfig, is_read, valid_keys
+from tfs2s.config import SECTIONS, RunConfig, is_read, valid_keys
 
 TYPES: tuple[str, ...] = ("choice", "int", "float", "boolean", "fixed")
 SAMPLINGS: tuple[str, ...] = ("linear", "log", "reverse_log")
@@ -193,6 +194,20 @@ def parse_hparam(key: str, spec: Any, where: str = "search space") -> HParam:
             raise ValueError(f"{where}: {key}: an int range needs integer min/max/step")
         if not lo <= hi:
             raise ValueError(f"{where}: {key}: expected min <= max, found {lo} > {hi}")
+        step = spec.get("step")
+        if step is not None and not step > 0:
+            raise ValueError(f"{where}: {key}.step: expected a number > 0, found {step!r}")
+        if step is not None and hi > lo and step > hi - lo:
+            raise ValueError(
+                f"{where}: {key}.step: expected at most max - min ({hi - lo}), found {step!r}"
+            )
+        section, _, field = key.partition(".")
+        hint = typing.get_type_hints(SECTIONS[section])[field]
+        if kind == "float" and float not in (hint, *typing.get_args(hint)):
+            raise ValueError(
+                f"{where}: {key}: type float draws fractional values but {key} takes "
+                f"integers; expected type int"
+            )
         sampling = spec.get("sampling", "linear")
         if sampling not in SAMPLINGS:
             raise ValueError(

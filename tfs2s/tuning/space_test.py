@@ -61,6 +61,12 @@ def test_a_yaml_file_overrides_drops_and_adds_keys(tmp_path):
         ("model.depth: {type: int, min: 1, max: 2.5}", "integer min/max/step"),
         ("train.optimizer: {type: fixed, value: lion}", "candidate 'lion' is invalid"),
         ("[1, 2]", "expected a mapping of config keys"),
+        # these once passed, then crashed in keras-tuner (ZeroDivisionError) or every trial
+        ("model.dropout: {type: float, min: 0.0, max: 0.5, step: 0}", "step: expected .* > 0"),
+        ("model.depth: {type: int, min: 1, max: 2, step: -1}", "step: expected .* > 0"),
+        ("model.dropout: {type: float, min: 0.0, max: 0.5, step: -0.1}", "step: expected"),
+        ("model.depth: {type: int, min: 1, max: 2, step: 5}", "at most max - min \\(1\\)"),
+        ("model.hidden: {type: float, min: 8, max: 16}", "takes integers; expected type int"),
     ],
 )
 def test_bad_space_files_are_clear_errors(tmp_path, text, message):
