@@ -352,11 +352,13 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
     if hints is int:
         if isinstance(value, bool) or not isinstance(value, (int, str, float)):
             raise ValueError(f"config {key}: expected an integer, found {value!r}")
+        if isinstance(value, int):
+            return value
         try:
             f = float(value)
         except ValueError:
             raise ValueError(f"config {key}: expected an integer, found {value!r}") from None
-        if f != int(f):
+        if not math.isfinite(f) or f != int(f):
             raise ValueError(f"config {key}: expected an integer, found {value!r}")
         return int(f)
     if hints is float:

@@ -183,3 +183,10 @@ def test_unread_values_are_named_against_the_recipe():
 def test_a_seed_out_of_range_names_the_key(seed):
     with pytest.raises(ValueError, match=rf"config train.seed: expected .* found {seed}"):
         RunConfig().replace(**{"train.seed": seed})
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), ".inf", "nan"])
+def test_a_non_finite_integer_names_the_key(value):
+    # once an OverflowError ("cannot convert float infinity to integer") naming nothing
+    with pytest.raises(ValueError, match=r"config train.epochs: expected an integer, found"):
+        RunConfig().replace(**{"train.epochs": value})
