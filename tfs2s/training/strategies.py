@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Mapping
 from typing import Any
@@ -41,6 +42,8 @@ CPU_DEVICES_ENV = "TFS2S_CPU_DEVICES"
 COLLECTIVE_TIMEOUT_ENV = "TFS2S_COLLECTIVE_TIMEOUT"
 STRATEGY_NAMES: tuple[str, ...] = choices(Strategy)
 _CLUSTER_JOBS = ("chief", "worker")
+#: Most logical CPU devices ``--cpu-devices`` makes (stand-ins for the GPUs of a machine).
+MAX_CPU_DEVICES = 64
 
 
 class WorkerFailure(RuntimeError):
@@ -82,6 +85,13 @@ def configure_cpu_devices(count: int | str | None = None) -> int | None:
         raise ValueError(f"{source}: expected a positive integer, found {count!r}") from None
     if n < 1:
         raise ValueError(f"{source}: expected a positive integer, found {count!r}")
+    if n > MAX_CPU_DEVICES:
+        # Each logical device is a replica of every variable and step: a thousand of them
+        # built for minutes without a word.
+        raise ValueError(
+            f"{source}: expected at most {MAX_CPU_DEVICES} logical CPU devices (they stand "
+            f"in for GPUs in tests), found {n}"
+        )
     cpu = tf.config.list_physical_devices("CPU")[0]
     current = tf.config.get_logical_device_configuration(cpu)
     if current is not None and len(current) == n:
@@ -156,6 +166,16 @@ def read_tf_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         )
     if "worker" not in cluster and "chief" not in cluster:
         raise ValueError(f"TF_CONFIG cluster has no 'worker' (or 'chief') job; {example}")
+    seen: dict[str, str] = {}
+    for job, addresses in cluster.items():
+        for i, address in enumerate(addresses):
+            if address in seen:
+                raise ValueError(
+                    f"TF_CONFIG cluster: {address!r} is both {seen[address]} and {job}[{i}]; "
+                    "expected one host:port per task (the tasks would wait for each other "
+                    "forever)"
+                )
+            seen[address] = f"{job}[{i}]"
     if "chief" in cluster and len(cluster["chief"]) != 1:
         raise ValueError(
             f"TF_CONFIG cluster.chief: expected exactly one address, found {cluster['chief']}"
@@ -213,7 +233,15 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
         patch_keras_for_distribution()
         return tf.distribute.MirroredStrategy(devices=devices)
     if name == "multiworker":
-        read_tf_config()
+        cfg = read_tf_config()
+        tasks = sum(len(a) for job, a in cfg["cluster"].items() if job in _CLUSTER_JOBS)
+        task = cfg["task"]
+        print(
+            f"tfs2s: {task['type']} {task['index']} waits for the {tasks} tasks of TF_CONFIG "
+            "to start; until every one has, nothing more is printed",
+            file=sys.stderr,
+            flush=True,
+        )
         patch_keras_for_distribution()
         options = tf.distribute.experimental.CommunicationOptions(
             timeout_seconds=_collective_timeout()

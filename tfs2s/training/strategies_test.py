@@ -39,6 +39,15 @@ def test_a_valid_tf_config_is_returned():
         (tf_config(task_type="chief"), "not a job of the cluster"),
         (tf_config(index=2), "integer in 0..1"),
         (tf_config(index="0"), "integer in 0..1"),
+        # once accepted: both tasks then waited for each other forever
+        (
+            tf_config(cluster={"worker": ["a:1", "a:1"]}),
+            r"'a:1' is both worker\[0\] and worker\[1\]",
+        ),
+        (
+            tf_config(cluster={"chief": ["a:1"], "worker": ["b:2", "a:1"]}),
+            r"'a:1' is both chief\[0\] and worker\[1\]",
+        ),
     ],
 )
 def test_a_missing_or_malformed_tf_config_is_a_clear_error(environ, message):
@@ -125,6 +134,12 @@ def test_a_worker_writes_into_a_temporary_directory(tmp_path, monkeypatch):
 def test_bad_cpu_device_counts_are_rejected(value):
     with pytest.raises(ValueError, match="positive integer"):
         S.configure_cpu_devices(value)
+
+
+def test_a_thousand_cpu_devices_are_refused_before_tensorflow_sees_them():
+    # 1000 once built silently for minutes; refused before any device is configured
+    with pytest.raises(ValueError, match="--cpu-devices: expected at most 64 .* found 1000"):
+        S.configure_cpu_devices(1000)
 
 
 def test_collective_timeout_is_read_from_the_environment(monkeypatch):
