@@ -26,6 +26,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -62,6 +63,12 @@ TMP_PREFIX = ".tmp-export-"
 
 #: Most absolute difference allowed between the SavedModel and the Keras model.
 VERIFY_ATOL = 1e-4
+
+
+#: What a model name may hold (a directory, a models.config entry, a REST URL part).
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+#: The file ``tfs2s models-config`` writes beside the models by default.
+MODELS_CONFIG_FILE = "models.config"
 
 
 class ExportError(RuntimeError):
@@ -392,6 +399,13 @@ def export_models(
 
     if not name or name in (".", "..") or os.sep in name or (os.altsep and os.altsep in name):
         raise ValueError(f"model name {name!r} must be a single path component")
+    if not MODEL_NAME.fullmatch(name) or name == MODELS_CONFIG_FILE:
+        # It is a directory, a models.config entry and a part of REST URLs: plain
+        # characters only, and not the name of the file `tfs2s models-config` writes there.
+        raise ValueError(
+            f"model name {name!r}: expected letters, digits, '_', '-' and '.', starting with a "
+            f"letter or digit, and not {MODELS_CONFIG_FILE!r}"
+        )
     seconds: dict[str, float] = {}
     start = clock = time.perf_counter()
 

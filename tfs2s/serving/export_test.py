@@ -142,6 +142,11 @@ def test_model_name_must_be_one_path_component(stand_in, tmp_path):
     for name in ("", "..", "a/b"):
         with pytest.raises(ValueError, match="single path component"):
             _export(stand_in, tmp_path, name=name)
+    # `models.config` once broke `tfs2s models-config`; spaces and `$` broke REST URLs
+    for name in ("models.config", "my model", "a$b", ".hidden", "-x"):
+        with pytest.raises(ValueError, match="expected letters, digits"):
+            _export(stand_in, tmp_path, name=name)
+    assert list(tmp_path.iterdir()) == []
 
 
 # --------------------------------------------------------------------------- a real tiny run
