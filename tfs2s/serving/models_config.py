@@ -27,7 +27,12 @@ def versions(model_dir: str | os.PathLike) -> list[int]:
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         return []
-    return sorted(int(p.name) for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit())
+    # ASCII digits only, as TF-Serving reads versions ('²' and '١٢' pass str.isdigit).
+    return sorted(
+        int(p.name)
+        for p in model_dir.iterdir()
+        if p.is_dir() and p.name.isascii() and p.name.isdigit()
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,11 +124,14 @@ def parse_model_arg(text: str) -> tuple[str, str | tuple[int, ...]]:
     if policy == ALL:
         return name, ALL
     try:
-        return name, tuple(int(v) for v in policy.split(","))
+        chosen = tuple(int(v) for v in policy.split(","))
     except ValueError:
         raise ValueError(
             f"--model {text!r}: expected NAME, NAME:all, NAME:latest or NAME:V1,V2"
         ) from None
+    if len(set(chosen)) != len(chosen):
+        raise ValueError(f"--model {text!r}: a version is listed twice")
+    return name, chosen
 
 
 def parse_label_arg(text: str) -> tuple[str, str, int]:
@@ -161,7 +169,13 @@ def entries_from_root(
             raise ValueError(f"serving root {root}: no exported model (no <name>/<version>/ dir)")
     by_model: dict[str, dict[str, int]] = {}
     for name, label, version in labels:
-        by_model.setdefault(name, {})[label] = version
+        given = by_model.setdefault(name, {})
+        if label in given and given[label] != version:
+            raise ValueError(
+                f"--label {name}:{label} is given twice ({given[label]} and {version}); "
+                "expected one version per label"
+            )
+        given[label] = version
     unknown = set(by_model) - {name for name, _ in models}
     if unknown:
         raise ValueError(f"labels given for models that are not listed: {sorted(unknown)}")

@@ -14,6 +14,7 @@ from tfs2s.serving.models_config import (
     models_config_text,
     parse_label_arg,
     parse_model_arg,
+    versions,
 )
 
 
@@ -23,8 +24,8 @@ def _parse(text: str):
 
 @pytest.fixture
 def root(tmp_path):
-    for name, versions in {"tfs2s": (1, 2, 3), "baseline": (1,)}.items():
-        for v in versions:
+    for name, exported in {"tfs2s": (1, 2, 3), "baseline": (1,)}.items():
+        for v in exported:
             (tmp_path / name / str(v)).mkdir(parents=True)
     (tmp_path / "tfs2s" / ".tmp-export-abc").mkdir()
     (tmp_path / "not-a-model").mkdir()
@@ -89,3 +90,16 @@ def test_command_line_specs():
             parse_model_arg(bad)
     with pytest.raises(ValueError, match="--label"):
         parse_label_arg("tfs2s:stable")
+
+
+def test_conflicting_specs_and_non_ascii_version_dirs(root):
+    # each once passed silently: the last label won, a version was served twice
+    with pytest.raises(ValueError, match="a version is listed twice"):
+        parse_model_arg("tfs2s:1,1")
+    labels = [("tfs2s", "stable", 1), ("tfs2s", "stable", 2)]
+    with pytest.raises(ValueError, match=r"tfs2s:stable is given twice \(1 and 2\)"):
+        entries_from_root(root, [("tfs2s", (1, 2))], labels=labels)
+    # TF-Serving reads ASCII version numbers only: '²' crashed int(), '١٢' was version 12
+    (root / "tfs2s" / "²").mkdir()
+    (root / "tfs2s" / "١٢").mkdir()
+    assert versions(root / "tfs2s") == [1, 2, 3]
