@@ -135,10 +135,28 @@ def describe(spec: SearchSpec, base: RunConfig, space: Mapping[str, HParam]) -> 
 def check_resumable(directory: str, description: dict[str, Any], overwrite: bool) -> None:
     """Refuse to continue a search of ``directory`` that was started with other settings."""
     path = os.path.join(directory, SEARCH_FILE)
-    if overwrite or not os.path.exists(path):
+    if overwrite:
         return
-    with open(path) as f:
-        previous = yaml.safe_load(f)
+    if not os.path.exists(path):
+        if os.path.isdir(os.path.join(directory, PROJECT)):
+            # Its trials would be reported as drawn from this search's space.
+            raise ValueError(
+                f"{directory} holds the trials of a search but no {SEARCH_FILE} saying which; "
+                "use another --tune-dir, or --overwrite-search to start over"
+            )
+        return
+    try:
+        with open(path) as f:
+            previous = yaml.safe_load(f)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        raise ValueError(
+            f"{path} is corrupt ({type(e).__name__}); use --overwrite-search"
+        ) from None
+    if not isinstance(previous, dict):
+        raise ValueError(
+            f"{path} is corrupt: expected a mapping of search settings, found "
+            f"{type(previous).__name__}; use --overwrite-search to start over"
+        )
     if previous != description:
         differing = sorted(k for k in description if previous.get(k) != description[k])
         raise ValueError(

@@ -77,6 +77,17 @@ def test_a_rerun_with_other_settings_is_refused(tmp_path):
         S.SearchSpec(tuner="random", max_trials=5), base(**{"train.batch_size": 8}), TINY_SPACE
     )
     S.check_resumable(str(tmp_path), more, overwrite=False)  # max_trials may grow
+    # a damaged search.yaml, or trials without one, cannot be continued as this search
+    for text in ("", "- 1\n"):
+        (tmp_path / S.SEARCH_FILE).write_text(text)
+        with pytest.raises(ValueError, match="search.yaml is corrupt"):
+            S.check_resumable(str(tmp_path), description, overwrite=False)
+    (tmp_path / S.SEARCH_FILE).unlink()
+    S.check_resumable(str(tmp_path), description, overwrite=False)  # a new search
+    (tmp_path / S.PROJECT).mkdir()
+    with pytest.raises(ValueError, match="holds the trials of a search but no search.yaml"):
+        S.check_resumable(str(tmp_path), description, overwrite=False)
+    S.check_resumable(str(tmp_path), description, overwrite=True)
 
 
 @pytest.mark.parametrize(
