@@ -501,6 +501,27 @@ def recorded(cfg: RunConfig) -> dict[str, Any]:
     return d
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a mapping key given twice (plain YAML keeps the
+    last one without a word, so a config file would silently lose a setting)."""
+
+
+def _unique_mapping(loader: UniqueKeyLoader, node, deep: bool = False):
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            line = key_node.start_mark.line + 1
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} is given twice (again on line {line})"
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep)
+
+
+UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
 def load_yaml(path: str | Path, base: RunConfig | None = None) -> RunConfig:
     path = Path(path)
     if path.is_dir():
@@ -508,7 +529,7 @@ def load_yaml(path: str | Path, base: RunConfig | None = None) -> RunConfig:
     if not path.is_file():
         raise FileNotFoundError(f"config file {path} does not exist")
     try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=UniqueKeyLoader) or {}
     except UnicodeDecodeError as e:
         raise ValueError(f"config file {path}: not a text (UTF-8) file: {e.reason}") from None
     except yaml.YAMLError as e:

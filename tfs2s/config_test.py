@@ -190,3 +190,16 @@ def test_a_non_finite_integer_names_the_key(value):
     # once an OverflowError ("cannot convert float infinity to integer") naming nothing
     with pytest.raises(ValueError, match=r"config train.epochs: expected an integer, found"):
         RunConfig().replace(**{"train.epochs": value})
+
+
+def test_a_key_given_twice_in_a_config_file_is_refused(tmp_path):
+    # YAML keeps the last of two keys; the first setting was lost without a word
+    path = tmp_path / "c.yaml"
+    path.write_text("model:\n  regressor_hidden: 16\n  regressor_hidden: 64\n")
+    with pytest.raises(
+        ValueError,
+        match=r"c.yaml: not valid YAML: key 'regressor_hidden' is given twice \(again on line 3\)",
+    ):
+        load_yaml(path)
+    path.write_text("model:\n  regressor_hidden: 16\ntrain:\n  epochs: 3\n")
+    assert load_yaml(path).model.regressor_hidden == 16
