@@ -428,6 +428,12 @@ class CachedSource:
                 ds = tf.data.TFRecordDataset(files, compression_type=self._compression)
             ds = ds.map(parse, num_parallel_calls=PARALLEL_CALLS)
             ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+            # Records read from files have no known count: stated here (from meta.json),
+            # Keras sizes its loops by it instead of reading until the data runs out (and
+            # warning that it did), and a meta.json that lies fails when it is read.
+            count = self.num_examples(split)
+            batches = count // batch_size if drop_remainder else -(-count // batch_size)
+            ds = ds.apply(tf.data.experimental.assert_cardinality(batches))
             if repeat:
                 ds = ds.repeat()
         options = tf.data.Options()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tfs2s import modalities as M
 from tfs2s.data import cache
@@ -74,6 +75,27 @@ def test_unshuffled_stream_equals_in_memory_data_in_order(cached, tiny):
             np.testing.assert_array_equal(x[name], ref.features[name])
         np.testing.assert_array_equal(src.labels(split), ref.labels)
         assert src.num_examples(split) == len(ref)
+
+
+def test_an_unrepeated_stream_states_its_batch_count(cached, tiny, tmp_path):
+    # Unknown, Keras read until the data ran out and warned "Your input ran out of data"
+    # on every epoch and evaluation of a run trained from a cache.
+    src = CachedSource(cached)
+    n = len(tiny.splits["train"])
+    for batch, drop in ((4, False), (4, True), (n + 1, False)):
+        ds = src.dataset("train", NAMES, batch, drop_remainder=drop)
+        expected = n // batch if drop else -(-n // batch)
+        assert int(ds.cardinality()) == expected == sum(1 for _ in ds)
+    # a meta.json that claims more segments than its shards hold fails when read
+    lying = tmp_path / "lying"
+    _copy(cached, lying)
+    meta = json.loads((lying / "meta.json").read_text())
+    meta["counts"]["train"] += 9
+    (lying / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(
+        tf.errors.OpError, match="expected to contain 8 elements but contained only 6"
+    ):
+        _collect(CachedSource(lying).dataset("train", NAMES, 4))
 
 
 def test_shuffled_stream_has_same_examples_new_order_each_epoch(cached, tiny):
