@@ -55,7 +55,9 @@ def _cmd_data_prepare(args: argparse.Namespace) -> int:
     from tfs2s.data.sources import load_data
 
     cfg = config_from_args(args)
-    meta = prepare(load_data(cfg.data), args.out, overwrite=args.overwrite)
+    meta = prepare(
+        load_data(cfg.data), args.out, overwrite=args.overwrite, truncate=cfg.data.truncate
+    )
     print(json.dumps({"out": args.out, "counts": meta.get("counts")}, indent=2, default=str))
     return 0
 

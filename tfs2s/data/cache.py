@@ -131,6 +131,7 @@ def prepare(
     shard_size: int = 2048,
     overwrite: bool = False,
     compression: str = "",
+    truncate: str | None = None,
 ) -> dict[str, Any]:
     """Write ``data`` as a cache that :class:`CachedSource` streams.
 
@@ -142,6 +143,8 @@ def prepare(
         shard_size: segments per TFRecord shard.
         overwrite: replace an existing cache.
         compression: ``""`` (none) or ``"GZIP"``.
+        truncate: how ``data`` was cut to ``max_seq_len`` (``head``/``tail``), recorded
+            so that a run on the cache cannot claim the other (None: not recorded).
 
     Returns:
         The written ``meta.json`` content.
@@ -182,6 +185,8 @@ def prepare(
             "source": data.source,
             "dims": {n: int(data.dims[n]) for n in names},
             "max_seq_len": int(data.max_seq_len),
+            # Optional (older caches lack it): see CachedSource.truncate.
+            **({} if truncate is None else {"truncate": truncate}),
             "compression": compression,
             "shard_size": shard_size,
             "counts": {s: 0 if data.splits.get(s) is None else len(data.splits[s]) for s in SPLITS},
@@ -337,6 +342,9 @@ class CachedSource:
         self.source = str(self.meta["source"])
         self.dims = {str(k): int(v) for k, v in self.meta["dims"].items()}
         self.max_seq_len = int(self.meta["max_seq_len"])
+        #: how segments longer than max_seq_len were cut (None: a cache from before
+        #: 2026-11-30, which did not record it)
+        self.truncate: str | None = self.meta.get("truncate")
         self.shuffle_buffer = shuffle_buffer
         self.cycle_length = cycle_length
         self._compression = self.meta["compression"]

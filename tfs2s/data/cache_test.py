@@ -331,3 +331,19 @@ def test_shuffle_order_is_reproducible_across_processes_under_op_determinism(cac
     here = _epoch_orders([CachedSource(cached), mem])
     assert run.stdout.splitlines() == here
     assert here[0] != here[1] and here[2] != here[3]
+
+
+def test_a_run_cannot_claim_another_truncation_than_the_cache_was_cut_with(tiny, cached, tmp_path):
+    from tfs2s.config import DataConfig
+    from tfs2s.data.sources import load_source
+
+    prepare(tiny, tmp_path / "head", shard_size=50, truncate="head")
+    assert CachedSource(tmp_path / "head").truncate == "head"
+    ok = load_source(DataConfig(path=str(tmp_path / "head"), max_seq_len=5, truncate="head"))
+    assert ok.truncate == "head"
+    # params.yaml once said tail for data cut at the head
+    with pytest.raises(ValueError, match="prepared with truncate=head .* data.truncate=tail"):
+        load_source(DataConfig(path=str(tmp_path / "head"), max_seq_len=5, truncate="tail"))
+    # a cache from before the key was recorded takes either
+    assert CachedSource(cached).truncate is None
+    load_source(DataConfig(path=str(cached), max_seq_len=5, truncate="tail"))

@@ -93,6 +93,12 @@ def load_source(cfg: DataConfig):
                     f"config asks for data.max_seq_len={cfg.max_seq_len}; prepare it again or set "
                     f"data.max_seq_len={source.max_seq_len}"
                 )
+            if source.truncate is not None and source.truncate != cfg.truncate:
+                raise ValueError(
+                    f"cache {cfg.path} was prepared with truncate={source.truncate} but the "
+                    f"config asks for data.truncate={cfg.truncate}; prepare it again or set "
+                    f"data.truncate={source.truncate}"
+                )
             return source
     from tfs2s.data.pipeline import InMemorySource
 
