@@ -111,16 +111,15 @@ def score_batches(
     for features, labels in dataset:
         out = run.predict_batch(features, attention=attention)
         n = out["sentiment"].shape[0]
-        bad = np.flatnonzero(~np.isfinite(out["sentiment"]))
-        if bad.size:
-            first = ids[start + bad[0]] if start + bad[0] < len(ids) else f"#{start + bad[0]}"
-            raise ValueError(
-                f"run {run.path} gives non-finite scores (NaN or inf) to {bad.size} of {n} "
-                f"segments of {split!r} in one batch of {source.source} (first: {first}); "
-                "no score of it can be trusted"
-            )
         if start + n > len(ids):
             raise ValueError(f"{source.source}: split {split!r} yields more segments than ids")
+        bad = np.flatnonzero(~np.isfinite(out["sentiment"]))
+        if bad.size:
+            raise ValueError(
+                f"run {run.path} gives non-finite scores (NaN or inf) to {bad.size} of {n} "
+                f"segments of {split!r} in one batch of {source.source} (first: "
+                f"{ids[start + bad[0]]}); no score of it can be trusted"
+            )
         yield ScoredBatch(
             split=split,
             segment_ids=ids[start : start + n],

@@ -106,6 +106,7 @@ def cmd_models_config(args: argparse.Namespace) -> int:
     import os
 
     from tfs2s.serving.models_config import (
+        MODELS_CONFIG_FILE,
         entries_from_root,
         models_config_text,
         parse_label_arg,
@@ -123,7 +124,7 @@ def cmd_models_config(args: argparse.Namespace) -> int:
     if args.out == "-":
         sys.stdout.write(text)
         return 0
-    out = args.out or os.path.join(args.root, "models.config")
+    out = args.out or os.path.join(args.root, MODELS_CONFIG_FILE)
     tmp = f"{out}.tmp"
     with open(tmp, "w") as f:
         f.write(text)

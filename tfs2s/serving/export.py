@@ -39,7 +39,7 @@ import numpy as np
 
 from tfs2s import modalities as M
 from tfs2s.serving import DEFAULT_JIT_COMPILE
-from tfs2s.serving.models_config import versions
+from tfs2s.serving.models_config import MODELS_CONFIG_FILE, versions
 from tfs2s.serving.signatures import (
     ATTENTION,
     SERVING_DEFAULT,
@@ -67,8 +67,6 @@ VERIFY_ATOL = 1e-4
 
 #: What a model name may hold (a directory, a models.config entry, a REST URL part).
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-#: The file ``tfs2s models-config`` writes beside the models by default.
-MODELS_CONFIG_FILE = "models.config"
 
 
 class ExportError(RuntimeError):

@@ -20,6 +20,8 @@ LATEST = "latest"
 ALL = "all"
 
 CONTAINER_ROOT = "/models"
+#: The file ``tfs2s models-config`` writes beside the models by default.
+MODELS_CONFIG_FILE = "models.config"
 
 
 def versions(model_dir: str | os.PathLike) -> list[int]:
