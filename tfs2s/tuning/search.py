@@ -138,7 +138,12 @@ def check_resumable(directory: str, description: dict[str, Any], overwrite: bool
     if overwrite:
         return
     if not os.path.exists(path):
-        if os.path.isdir(os.path.join(directory, PROJECT)):
+        project = os.path.join(directory, PROJECT)
+        # Trials only: a distributed search's workers may create the project directory
+        # before the chief has written search.yaml, but no trial exists before it has.
+        if os.path.isdir(project) and any(
+            e == "oracle.json" or e.startswith("trial_") for e in os.listdir(project)
+        ):
             # Its trials would be reported as drawn from this search's space.
             raise ValueError(
                 f"{directory} holds the trials of a search but no {SEARCH_FILE} saying which; "

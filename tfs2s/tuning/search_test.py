@@ -85,6 +85,8 @@ def test_a_rerun_with_other_settings_is_refused(tmp_path):
     (tmp_path / S.SEARCH_FILE).unlink()
     S.check_resumable(str(tmp_path), description, overwrite=False)  # a new search
     (tmp_path / S.PROJECT).mkdir()
+    S.check_resumable(str(tmp_path), description, overwrite=False)  # a worker got there first
+    (tmp_path / S.PROJECT / "trial_0").mkdir()
     with pytest.raises(ValueError, match="holds the trials of a search but no search.yaml"):
         S.check_resumable(str(tmp_path), description, overwrite=False)
     S.check_resumable(str(tmp_path), description, overwrite=True)
