@@ -112,6 +112,11 @@ class ModelConfig:
             step), but the graph takes twice as long or more to trace: on for the
             poster's many short two-phase runs, off in the recommended (joint) recipe,
             whose one large graph traces in 12 s instead of 27 s. Off for long sequences.
+        xla_loops: an LSTM that is not unrolled runs as one XLA-compiled loop, forward
+            and backward (:class:`~tfs2s.layers.xla_lstm.XlaLSTM`: the same function as
+            Keras's loop, to float rounding). A joint ``embed_TV_A`` epoch takes 0.85-0.9 s
+            against 1.2-1.3 s with Keras's loop, and its graph traces faster too (each
+            shape compiles once per process, 0.2-0.4 s). Off: Keras's while loop.
     """
 
     encoder: EncoderKind = "lstm"
@@ -126,6 +131,7 @@ class ModelConfig:
     regressor_depth: int = 1
     source_skip: bool = False
     unroll: bool = True
+    xla_loops: bool = True
 
 
 @dataclasses.dataclass(frozen=True)

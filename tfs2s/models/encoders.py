@@ -21,8 +21,8 @@ stacked bi-LSTM; a GRU or Transformer encoder is one new file plus one entry in
 * a ``width`` attribute: the feature size of ``sequence`` and of the states (the
   decoder's ``units``).
 
-Dropout rates and ``unroll`` come from :class:`~tfs2s.config.ModelConfig`; a builder
-reads the fields it supports.
+Dropout rates, ``unroll`` and ``xla_loops`` come from
+:class:`~tfs2s.config.ModelConfig`; a builder reads the fields it supports.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ def _lstm(input_dim: int, cfg: ModelConfig, name: str) -> keras.Model:
         unroll=cfg.unroll,
         recurrent_dropout=cfg.recurrent_dropout,
         layer_norm=cfg.layer_norm,
+        xla_loops=cfg.xla_loops,
         name=name,
     )
 

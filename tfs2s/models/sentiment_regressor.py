@@ -7,6 +7,7 @@ from keras import ops
 
 from tfs2s.layers.masked_attention_pooling import MaskedAttentionPooling
 from tfs2s.layers.masking import zero_padded_steps
+from tfs2s.layers.xla_lstm import XlaLSTM
 
 
 @keras.saving.register_keras_serializable(package="tfs2s")
@@ -24,6 +25,9 @@ class SentimentRegressor(keras.Model):
         unroll: unroll the LSTMs over the steps (needs a static step count when called).
         recurrent_dropout: dropout rate on the LSTMs' recurrent state (training only).
         layer_norm: layer-normalise the top LSTM's outputs before attention.
+        xla_loops: when not unrolled, run each LSTM as one XLA-compiled loop
+            (:class:`~tfs2s.layers.xla_lstm.XlaLSTM`, the same function); off: Keras's
+            while loop. Configs saved before the key existed load with it off.
 
     Inputs (dict):
         sequence: float32 (batch, steps, input_dim), 0 on padded steps.
@@ -46,6 +50,7 @@ class SentimentRegressor(keras.Model):
         unroll: bool = False,
         recurrent_dropout: float = 0.0,
         layer_norm: bool = False,
+        xla_loops: bool = True,
         **kwargs,
     ):
         if depth < 1:
@@ -53,7 +58,7 @@ class SentimentRegressor(keras.Model):
         # === Layers ===
         input_dropout = keras.layers.Dropout(dropout, name="input_dropout")
         rnns = [
-            keras.layers.LSTM(
+            (XlaLSTM if xla_loops else keras.layers.LSTM)(
                 hidden,
                 return_sequences=True,
                 unroll=unroll,
@@ -93,6 +98,12 @@ class SentimentRegressor(keras.Model):
         self.unroll = unroll
         self.recurrent_dropout = recurrent_dropout
         self.layer_norm = layer_norm
+        self.xla_loops = xla_loops
+
+    @classmethod
+    def from_config(cls, config):
+        # A config saved before ``xla_loops`` existed was trained with Keras's loop.
+        return cls(**{"xla_loops": False, **config})
 
     def get_config(self):
         return {
@@ -105,4 +116,5 @@ class SentimentRegressor(keras.Model):
             "unroll": self.unroll,
             "recurrent_dropout": self.recurrent_dropout,
             "layer_norm": self.layer_norm,
+            "xla_loops": self.xla_loops,
         }

@@ -7,6 +7,7 @@ import tensorflow as tf
 from keras import ops
 
 from tfs2s.layers.masking import shift_right
+from tfs2s.layers.xla_lstm import XlaLSTM
 
 
 @keras.saving.register_keras_serializable(package="tfs2s")
@@ -34,6 +35,9 @@ class SequenceDecoder(keras.layers.Layer):
             the greedy mode always loops).
         dropout: dropout rate on the LSTM's input frames (teacher forcing, training only).
         recurrent_dropout: dropout rate on the LSTM's recurrent state (training only).
+        xla_loops: when not unrolled, run the teacher-forced LSTM as one XLA-compiled
+            loop (:class:`~tfs2s.layers.xla_lstm.XlaLSTM`, the same function); off:
+            Keras's while loop. Configs saved before the key existed load with it off.
 
     Inputs (dict):
         memory: float32 (batch, steps, units) encoder output sequence.
@@ -54,6 +58,7 @@ class SequenceDecoder(keras.layers.Layer):
         unroll: bool = False,
         dropout: float = 0.0,
         recurrent_dropout: float = 0.0,
+        xla_loops: bool = True,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -63,7 +68,8 @@ class SequenceDecoder(keras.layers.Layer):
         self.unroll = unroll
         self.dropout = dropout
         self.recurrent_dropout = recurrent_dropout
-        self.lstm = keras.layers.LSTM(
+        self.xla_loops = xla_loops
+        self.lstm = (XlaLSTM if xla_loops else keras.layers.LSTM)(
             units,
             return_sequences=True,
             unroll=unroll,
@@ -141,6 +147,12 @@ class SequenceDecoder(keras.layers.Layer):
                 "unroll": self.unroll,
                 "dropout": self.dropout,
                 "recurrent_dropout": self.recurrent_dropout,
+                "xla_loops": self.xla_loops,
             }
         )
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        # A config saved before ``xla_loops`` existed was trained with Keras's loop.
+        return cls(**{"xla_loops": False, **config})

@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from tfs2s.layers.masking import zero_padded_steps
+from tfs2s.layers.xla_lstm import XlaLSTM
 
 
 @keras.saving.register_keras_serializable(package="tfs2s")
@@ -31,6 +32,9 @@ class SequenceEncoder(keras.Model):
             while-loop version is right). With this on, the backward LSTM does not zero
             them itself; this encoder zeroes the padded steps of the output anyway. Off
             only to load runs saved before the fix (2026-11-30), whose configs lack the key.
+        xla_loops: when not unrolled, run each LSTM as one XLA-compiled loop
+            (:class:`~tfs2s.layers.xla_lstm.XlaLSTM`, the same function); off: Keras's
+            while loop. Configs saved before the key existed load with it off.
 
     Inputs (dict):
         sequence: float32 (batch, steps, input_dim).
@@ -55,6 +59,7 @@ class SequenceEncoder(keras.Model):
         recurrent_dropout: float = 0.0,
         layer_norm: bool = False,
         exact_backward_mask: bool = True,
+        xla_loops: bool = True,
         **kwargs,
     ):
         if depth < 1:
@@ -64,7 +69,7 @@ class SequenceEncoder(keras.Model):
         rnns = []
         for i in range(depth):
             last = i == depth - 1
-            lstm = keras.layers.LSTM(
+            lstm = (XlaLSTM if xla_loops else keras.layers.LSTM)(
                 hidden,
                 return_sequences=True,
                 return_state=last,
@@ -115,11 +120,13 @@ class SequenceEncoder(keras.Model):
         self.recurrent_dropout = recurrent_dropout
         self.layer_norm = layer_norm
         self.exact_backward_mask = exact_backward_mask
+        self.xla_loops = xla_loops
 
     @classmethod
     def from_config(cls, config):
-        # A config saved before ``exact_backward_mask`` existed was trained without it.
-        return cls(**{"exact_backward_mask": False, **config})
+        # A config saved before ``exact_backward_mask`` or ``xla_loops`` existed was
+        # trained without it.
+        return cls(**{"exact_backward_mask": False, "xla_loops": False, **config})
 
     @property
     def width(self) -> int:
@@ -139,4 +146,5 @@ class SequenceEncoder(keras.Model):
             "recurrent_dropout": self.recurrent_dropout,
             "layer_norm": self.layer_norm,
             "exact_backward_mask": self.exact_backward_mask,
+            "xla_loops": self.xla_loops,
         }

@@ -64,6 +64,7 @@ def _decoder(width: int, output_dim: int, cfg: ModelConfig, name: str) -> Sequen
         unroll=cfg.unroll,
         dropout=cfg.dropout,
         recurrent_dropout=cfg.recurrent_dropout,
+        xla_loops=cfg.xla_loops,
         name=name,
     )
     state = (None, width)
@@ -157,6 +158,7 @@ class TopologyModels:
             unroll=model_cfg.unroll,
             recurrent_dropout=model_cfg.recurrent_dropout,
             layer_norm=model_cfg.layer_norm,
+            xla_loops=model_cfg.xla_loops,
             name="regressor",
         )
         cycle_encoder = cycle_decoder = None

@@ -93,6 +93,35 @@ def test_dropouts_and_layer_norm_reach_every_lstm():
     assert not np.allclose(training, inference[0])
 
 
+@pytest.mark.parametrize("xla_loops", [True, False])
+def test_xla_loops_reaches_every_lstm_and_old_configs_keep_keras_loops(xla_loops):
+    import dataclasses
+
+    from tfs2s.layers.xla_lstm import XlaLSTM
+
+    cfg = dataclasses.replace(CFG, unroll=False, xla_loops=xla_loops)
+    keras.utils.set_random_seed(0)
+    models = TopologyModels.build(parse_topology("T_V"), cfg, DIMS, STATS, cycle=True)
+    parts = [*models.encoders, *models.decoders, models.regressor, models.cycle_encoder]
+    parts.append(models.cycle_decoder)
+    lstms = [
+        layer
+        for part in parts
+        for layer in part._flatten_layers()
+        if isinstance(layer, keras.layers.LSTM)
+    ]
+    assert len(lstms) == 12
+    assert all(isinstance(lstm, XlaLSTM) == xla_loops for lstm in lstms)
+    for part in parts:
+        config = part.get_config()
+        assert config["xla_loops"] is xla_loops
+        assert part.__class__.from_config(config).get_config() == config
+        # a config saved before the key existed was trained with Keras's loop
+        del config["xla_loops"]
+        old = part.__class__.from_config(config)
+        assert not any(isinstance(x, XlaLSTM) for x in old._flatten_layers())
+
+
 def test_source_skip_feeds_the_sources_beside_the_encoding():
     import dataclasses
 

@@ -417,13 +417,21 @@ def export_models(
     check_finite_weights(sentiment_model, "the sentiment model")
     if translator is not None:
         check_finite_weights(translator, "the translator")
+    # No XLA-compiled LSTM loops (``xla_loops``) in a SavedModel: TF-Serving runs XLA on
+    # CPU only when started with its XLA flag, which the graph variant does not ask for,
+    # and in the XLA variant the loops are compiled with the rest anyway.
     if spec.jit_compile:
         # XLA compiles an LSTM loop in a fraction of the time of its unrolled steps, and
         # runs it faster (embed_AV_T, poster run: export 21 s -> 4 s, p50 0.83 -> 0.68 ms);
         # verification below still compares with the models as trained.
-        served = (as_loops(sentiment_model), as_loops(translator) if translator else None)
+        served = tuple(
+            without_xla_loops(as_loops(m)) if m is not None else None
+            for m in (sentiment_model, translator)
+        )
     else:
-        served = (sentiment_model, translator)
+        served = tuple(
+            without_xla_loops(m) if m is not None else None for m in (sentiment_model, translator)
+        )
     module = ServingModule(spec, *served)
     lap("trace")
     model_dir = Path(out) / name
@@ -456,9 +464,9 @@ class _NotLoopable(Exception):
     another function (see :class:`~tfs2s.models.sequence_encoder.SequenceEncoder`)."""
 
 
-def _unrolled_to_loops(config) -> bool:
-    """Set every ``unroll`` in a nested Keras config to False; whether one was True."""
-    changed = False
+def _check_loopable(config) -> None:
+    """Raise :class:`_NotLoopable` for an encoder config saved before ``exact_backward_mask``
+    that is unrolled, anywhere in a nested Keras config."""
     if isinstance(config, dict):
         if (
             config.get("unroll") is True
@@ -466,16 +474,41 @@ def _unrolled_to_loops(config) -> bool:
             and not config.get("exact_backward_mask", False)
         ):
             raise _NotLoopable
-        for key, value in config.items():
-            if key == "unroll" and value is True:
-                config[key] = False
+        values = config.values()
+    elif isinstance(config, list):
+        values = config
+    else:
+        return
+    for value in values:
+        _check_loopable(value)
+
+
+def _switched_off(config, key: str) -> bool:
+    """Set every ``key: True`` in a nested Keras config to False; whether one was True."""
+    changed = False
+    if isinstance(config, dict):
+        for name, value in config.items():
+            if name == key and value is True:
+                config[name] = False
                 changed = True
             else:
-                changed |= _unrolled_to_loops(value)
+                changed |= _switched_off(value, key)
     elif isinstance(config, list):
         for value in config:
-            changed |= _unrolled_to_loops(value)
+            changed |= _switched_off(value, key)
     return changed
+
+
+def without_xla_loops(model):
+    """``model`` with its looped LSTMs run by Keras's while loop instead of an
+    XLA-compiled one (``xla_loops``): the same weights and function, no XLA program.
+    ``model`` itself when it has none."""
+    config = model.get_config()
+    if not _switched_off(config, "xla_loops"):
+        return model
+    from tfs2s.training.trained_model import rebuilt
+
+    return rebuilt(model, config)
 
 
 def as_loops(model):
@@ -485,9 +518,10 @@ def as_loops(model):
     from the loop's on padded steps)."""
     config = model.get_config()
     try:
-        if not _unrolled_to_loops(config):
-            return model
+        _check_loopable(config)
     except _NotLoopable:
+        return model
+    if not _switched_off(config, "unroll"):
         return model
     from tfs2s.training.trained_model import rebuilt
 

@@ -551,3 +551,23 @@ def test_an_xla_export_serves_lstms_as_loops_checked_against_the_trained_models(
     assert checked == [(trained.sentiment_model, translator)]
     assert result.spec.jit_compile and result.path.is_dir()
     print(f"XLA export of the tiny T_A run: {time.perf_counter() - start:.1f} s")
+
+
+def test_exports_hold_no_xla_compiled_lstm_loops():
+    """TF-Serving runs XLA on CPU only with its XLA flag: the graph variant must hold no
+    XLA program, so looped LSTMs are served by Keras's loop (the same function)."""
+    import keras
+
+    from tfs2s.layers.xla_lstm import XlaLSTM
+    from tfs2s.models.sentiment_regressor import SentimentRegressor
+
+    keras.utils.set_random_seed(0)
+    model = SentimentRegressor(3, 4, depth=2, xla_loops=True)
+    served = export_mod.without_xla_loops(model)
+    assert any(isinstance(x, XlaLSTM) for x in model._flatten_layers())
+    assert not any(isinstance(x, XlaLSTM) for x in served._flatten_layers())
+    x = {"sequence": np.random.default_rng(0).normal(size=(2, 5, 3)).astype("float32")}
+    x["mask"] = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], "float32")
+    for key, want in model(x).items():
+        np.testing.assert_allclose(served(x)[key], want, atol=1e-5)
+    assert export_mod.without_xla_loops(served) is served

@@ -149,6 +149,11 @@ def phase_dataset(
     """
     count = data.num_examples(split)
     full, steps = epoch_batches(count, batch_size, training)
+    if not training and 0 < count <= batch_size:
+        # One batch of exactly the split: its shape is then known when the step is
+        # traced, so the LSTMs' XLA loops start compiling for it at once
+        # (tfs2s.layers.xla_lstm.precompile).
+        batch_size, full = count, True
     dataset = data.dataset(
         split,
         phase.modalities,
