@@ -26,8 +26,8 @@ class SentimentRegressor(keras.Model):
         recurrent_dropout: dropout rate on the LSTMs' recurrent state (training only).
         layer_norm: layer-normalise the top LSTM's outputs before attention.
         xla_loops: when not unrolled, run each LSTM as one XLA-compiled loop
-            (:class:`~tfs2s.layers.xla_lstm.XlaLSTM`, the same function); off: Keras's
-            while loop. Configs saved before the key existed load with it off.
+            (:class:`~tfs2s.layers.xla_lstm.XlaLSTM`, the same function); off (the
+            default, and what configs saved before the key load with): Keras's loop.
 
     Inputs (dict):
         sequence: float32 (batch, steps, input_dim), 0 on padded steps.
@@ -50,7 +50,7 @@ class SentimentRegressor(keras.Model):
         unroll: bool = False,
         recurrent_dropout: float = 0.0,
         layer_norm: bool = False,
-        xla_loops: bool = True,
+        xla_loops: bool = False,
         **kwargs,
     ):
         if depth < 1:
@@ -99,11 +99,6 @@ class SentimentRegressor(keras.Model):
         self.recurrent_dropout = recurrent_dropout
         self.layer_norm = layer_norm
         self.xla_loops = xla_loops
-
-    @classmethod
-    def from_config(cls, config):
-        # A config saved before ``xla_loops`` existed was trained with Keras's loop.
-        return cls(**{"xla_loops": False, **config})
 
     def get_config(self):
         return {

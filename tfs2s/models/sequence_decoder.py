@@ -36,8 +36,8 @@ class SequenceDecoder(keras.layers.Layer):
         dropout: dropout rate on the LSTM's input frames (teacher forcing, training only).
         recurrent_dropout: dropout rate on the LSTM's recurrent state (training only).
         xla_loops: when not unrolled, run the teacher-forced LSTM as one XLA-compiled
-            loop (:class:`~tfs2s.layers.xla_lstm.XlaLSTM`, the same function); off:
-            Keras's while loop. Configs saved before the key existed load with it off.
+            loop (:class:`~tfs2s.layers.xla_lstm.XlaLSTM`, the same function); off (the
+            default, and what configs saved before the key load with): Keras's loop.
 
     Inputs (dict):
         memory: float32 (batch, steps, units) encoder output sequence.
@@ -58,7 +58,7 @@ class SequenceDecoder(keras.layers.Layer):
         unroll: bool = False,
         dropout: float = 0.0,
         recurrent_dropout: float = 0.0,
-        xla_loops: bool = True,
+        xla_loops: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -151,8 +151,3 @@ class SequenceDecoder(keras.layers.Layer):
             }
         )
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        # A config saved before ``xla_loops`` existed was trained with Keras's loop.
-        return cls(**{"xla_loops": False, **config})

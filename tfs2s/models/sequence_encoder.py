@@ -33,8 +33,8 @@ class SequenceEncoder(keras.Model):
             them itself; this encoder zeroes the padded steps of the output anyway. Off
             only to load runs saved before the fix (2026-11-30), whose configs lack the key.
         xla_loops: when not unrolled, run each LSTM as one XLA-compiled loop
-            (:class:`~tfs2s.layers.xla_lstm.XlaLSTM`, the same function); off: Keras's
-            while loop. Configs saved before the key existed load with it off.
+            (:class:`~tfs2s.layers.xla_lstm.XlaLSTM`, the same function); off (the
+            default, and what configs saved before the key load with): Keras's loop.
 
     Inputs (dict):
         sequence: float32 (batch, steps, input_dim).
@@ -59,7 +59,7 @@ class SequenceEncoder(keras.Model):
         recurrent_dropout: float = 0.0,
         layer_norm: bool = False,
         exact_backward_mask: bool = True,
-        xla_loops: bool = True,
+        xla_loops: bool = False,
         **kwargs,
     ):
         if depth < 1:
@@ -124,9 +124,8 @@ class SequenceEncoder(keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        # A config saved before ``exact_backward_mask`` or ``xla_loops`` existed was
-        # trained without it.
-        return cls(**{"exact_backward_mask": False, "xla_loops": False, **config})
+        # A config saved before ``exact_backward_mask`` existed was trained without it.
+        return cls(**{"exact_backward_mask": False, **config})
 
     @property
     def width(self) -> int:
