@@ -4,7 +4,8 @@ Prints and writes JSON (default ``benchmarks/results/bench_train.json``):
 
 * for ``baseline_TAV``, ``T_V``, ``embed_AV_T`` (poster recipe) and ``embed_TV_A`` in joint
   mode with a cycle loss (translation and cycle weights 0.1, the MCTN-like setting; once
-  unrolled like the poster recipe, once with its LSTMs as loops like the recommended one): the
+  unrolled like the poster recipe, once with its LSTMs as XLA-compiled loops like the
+  recommended one, once as Keras's while loops): the
   seconds of every epoch of every phase, the first epoch (it pays for tracing) and the
   median of the others; targets: trace under 5 s a phase, joint ``embed_TV_A`` under 1 s
   a steady epoch;
@@ -43,7 +44,7 @@ TOPOLOGIES = {
         "embed_TV_A",
         {"train.mode": "joint", "train.translation_weight": 0.1, "train.cycle_weight": 0.1},
     ),
-    # the same with the LSTMs as loops, as the recommended recipe runs its joint phase
+    # the same with the LSTMs as XLA-compiled loops, as the recommended recipe runs them
     "embed_TV_A joint+cycle, loops": (
         "embed_TV_A",
         {
@@ -51,6 +52,17 @@ TOPOLOGIES = {
             "train.translation_weight": 0.1,
             "train.cycle_weight": 0.1,
             "model.unroll": False,
+        },
+    ),
+    # and with Keras's while loops (model.xla_loops off), for comparison
+    "embed_TV_A joint+cycle, Keras loops": (
+        "embed_TV_A",
+        {
+            "train.mode": "joint",
+            "train.translation_weight": 0.1,
+            "train.cycle_weight": 0.1,
+            "model.unroll": False,
+            "model.xla_loops": False,
         },
     ),
 }

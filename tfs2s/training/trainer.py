@@ -36,6 +36,7 @@ from tfs2s.models.topology_models import TopologyModels
 from tfs2s.topology import Topology
 from tfs2s.training.callbacks import EpochClock
 from tfs2s.training.losses import TRANSLATION_LOSS, absolute_error
+from tfs2s.training.optimizers import build_optimizer
 from tfs2s.training.phase_data import phase_dataset, representation_dataset
 from tfs2s.training.selection import ValidSentimentMetric, early_stopping
 from tfs2s.training.stage_memo import StageMemo, restore, snapshot
@@ -201,12 +202,7 @@ class Trainer:
 
     def _optimizer(self) -> keras.optimizers.Optimizer:
         cfg = self.train_cfg
-        config: dict[str, Any] = {"learning_rate": cfg.learning_rate}
-        if cfg.optimizer == "adamw" or cfg.weight_decay > 0:
-            config["weight_decay"] = cfg.weight_decay
-        if cfg.clipnorm is not None:
-            config["clipnorm"] = cfg.clipnorm
-        return keras.optimizers.get({"class_name": cfg.optimizer, "config": config})
+        return build_optimizer(cfg.optimizer, cfg.learning_rate, cfg.weight_decay, cfg.clipnorm)
 
     def _compile(self, phase: Phase) -> None:
         # Every output but ``attention`` (the regressor's weights: no target) has a loss.
