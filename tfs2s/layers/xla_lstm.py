@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import keras
@@ -210,6 +212,25 @@ def precompile(steps: int, batch: int, units: int, backward: bool) -> Future | N
     return _compiler[0].submit(_compile, *key)
 
 
+_evaluation_batches: list[tuple[int, ...]] = [()]
+
+
+@contextlib.contextmanager
+def evaluation_batches(batches: Iterable[int]):
+    """Within this context, an LSTM traced for training also starts compiling its forward
+    loop for these batch sizes (those of the evaluations that follow each epoch).
+
+    An evaluation step is traced after the first epoch; its compiles would start only
+    then, and wait on each other. Started with the training step's, they are done when it
+    comes.
+    """
+    _evaluation_batches.append(tuple(batches))
+    try:
+        yield
+    finally:
+        _evaluation_batches.pop()
+
+
 @keras.saving.register_keras_serializable(package="tfs2s")
 class XlaLSTM(keras.layers.LSTM):
     """``keras.layers.LSTM`` whose loop (``unroll=False``) is one XLA-compiled while loop.
@@ -248,6 +269,8 @@ class XlaLSTM(keras.layers.LSTM):
         batch, steps = sequences.shape[:2]
         if batch is not None and steps is not None and not tf.executing_eagerly():
             precompile(steps, batch, cell.units, backward=bool(training))
+            for size in _evaluation_batches[-1] if training else ():
+                precompile(steps, size, cell.units, backward=False)
         if training and 0.0 < cell.dropout < 1.0:
             # Keras's cell applies one input dropout mask at every step; so does this.
             sequences = sequences * tf.expand_dims(cell.get_dropout_mask(sequences[:, 0]), 1)

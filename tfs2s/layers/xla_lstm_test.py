@@ -126,3 +126,21 @@ def test_precompile_compiles_each_shape_once_in_the_background():
     assert (STEPS, xla_lstm.BATCH_BUCKET, 5, True) in xla_lstm._compiled
     assert xla_lstm.precompile(*key) is None
     assert xla_lstm.precompile(STEPS, xla_lstm.BATCH_BUCKET, 5, True) is None  # same bucket
+
+
+def test_a_training_trace_also_starts_the_evaluation_batches_compiles():
+    units, steps = 6, 5  # shapes no other test uses
+    layer = XlaLSTM(units, return_sequences=True)
+    layer.build((None, steps, DIM))
+    spec = tf.TensorSpec((BATCH, steps, DIM))
+
+    @tf.function(input_signature=[spec])
+    def train_step(x):
+        return layer(x, training=True)
+
+    with xla_lstm.evaluation_batches([40]):
+        train_step.get_concrete_function()
+    bucket = xla_lstm.BATCH_BUCKET
+    assert (steps, bucket, units, True) in xla_lstm._compiled  # the training batch
+    assert (steps, 2 * bucket, units, False) in xla_lstm._compiled  # 40 rows -> 64
+    assert xla_lstm._evaluation_batches == [()]  # the context is left as it was

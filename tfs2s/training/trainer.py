@@ -31,6 +31,7 @@ from tfs2s.compat import (
 )
 from tfs2s.config import Mode, ModelConfig, TrainConfig, choices, droppable_modalities
 from tfs2s.data.pipeline import DataSource, InMemorySource
+from tfs2s.layers.xla_lstm import evaluation_batches
 from tfs2s.models.phase_schedule import Phase, phase_schedule
 from tfs2s.models.topology_models import TopologyModels
 from tfs2s.topology import Topology
@@ -351,16 +352,22 @@ class Trainer:
         phase_callbacks = self._selection(phase) if valid is not None else []
         if log_dir is not None:
             phase_callbacks.append(keras.callbacks.TensorBoard(os.path.join(log_dir, phase.name)))
-        fitted = phase.model.fit(
-            train,
-            epochs=phase.epochs,
-            steps_per_epoch=steps,
-            validation_data=valid,
-            callbacks=phase_callbacks + callbacks,
-            verbose=verbose,
-            shuffle=False,
-        )
+        with evaluation_batches(self._evaluation_batches() if valid is not None else ()):
+            fitted = phase.model.fit(
+                train,
+                epochs=phase.epochs,
+                steps_per_epoch=steps,
+                validation_data=valid,
+                callbacks=phase_callbacks + callbacks,
+                verbose=verbose,
+                shuffle=False,
+            )
         return _history_rows(phase.name, fitted.history, self._selected_metric(phase))
+
+    def _evaluation_batches(self) -> set[int]:
+        """The batch sizes of the valid pass after each epoch."""
+        count, size = self.data.num_examples("valid"), self.train_cfg.eval_batch_size
+        return {min(count, size), count % size} - {0}
 
     def _selected_metric(self, phase: Phase) -> str:
         """What ``phase`` selects on: translation phases keep their valid loss."""
