@@ -144,7 +144,8 @@ class TrainConfig:
         translator_epochs: maximum epochs of each translation phase (two_phase).
         batch_size: global batch size.
         learning_rate: optimizer learning rate.
-        optimizer: ``adam``, ``adamw``, ``sgd`` or ``rmsprop``.
+        optimizer: ``adam``, ``adamw``, ``sgd`` or ``rmsprop``. Adam and AdamW update each
+            weight with one TensorFlow kernel (:mod:`tfs2s.training.optimizers`).
         weight_decay: decoupled weight decay of every weight (``adamw``: AdamW; other
             optimizers apply it the same way); 0 for none.
         clipnorm: clip each gradient to this L2 norm; ``None`` for no clipping.
