@@ -114,9 +114,11 @@ class ModelConfig:
             whose one large graph traces in 12 s instead of 27 s. Off for long sequences.
         xla_loops: an LSTM that is not unrolled runs as one XLA-compiled loop, forward
             and backward (:class:`~tfs2s.layers.xla_lstm.XlaLSTM`: the same function as
-            Keras's loop, to float rounding). A joint ``embed_TV_A`` epoch takes 0.85-0.9 s
-            against 1.2-1.3 s with Keras's loop, and its graph traces faster too (each
-            shape compiles once per process, 0.2-0.4 s). Off: Keras's while loop.
+            Keras's loop, to float rounding; falls back to Keras's loop for
+            ``recurrent_dropout`` while training). A steady joint ``embed_TV_A`` epoch takes
+            about a third less time than with Keras's loop (docs/speed.md); each shape
+            compiles once per process (0.2-0.5 s), on a background thread while the step
+            graph is built. Off: Keras's while loop. Read only when ``unroll`` is off.
     """
 
     encoder: EncoderKind = "lstm"
