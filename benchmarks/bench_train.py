@@ -15,8 +15,13 @@ Prints and writes JSON (default ``benchmarks/results/bench_train.json``):
   (26 rows, ``--paper-seeds`` seeds, ``--paper-jobs`` worker processes); target: 26 rows x
   5 seeds in 15 minutes. ``--paper-out DIR`` keeps the runs and tables (DIR must be new).
 
+``--rows A,B`` times a subset of the rows; ``--repeat N`` times each N times, each time in
+a fresh process, the rows interleaved, and reports the medians and ranges (a shared
+machine moves a single figure by 20% or more).
+
 Usage: ``python benchmarks/bench_train.py [--headline] [--paper [--paper-seeds N]
-[--paper-jobs N] [--paper-out DIR]] [--epochs 6] [--skip-epochs] [--out FILE]``
+[--paper-jobs N] [--paper-out DIR]] [--epochs 6] [--rows A,B] [--repeat N]
+[--skip-epochs] [--out FILE]``
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ TOPOLOGIES = {
         {"train.mode": "joint", "train.translation_weight": 0.1, "train.cycle_weight": 0.1},
     ),
     # the same with the LSTMs as XLA-compiled loops, as the recommended recipe runs them
-    "embed_TV_A joint+cycle, loops": (
+    "embed_TV_A joint+cycle loops": (
         "embed_TV_A",
         {
             "train.mode": "joint",
@@ -55,7 +60,7 @@ TOPOLOGIES = {
         },
     ),
     # and with Keras's while loops (model.xla_loops off), for comparison
-    "embed_TV_A joint+cycle, Keras loops": (
+    "embed_TV_A joint+cycle Keras loops": (
         "embed_TV_A",
         {
             "train.mode": "joint",
@@ -107,6 +112,43 @@ def time_epochs(topology: str, overrides: dict, epochs: int) -> dict:
         "train_segments": source.num_examples("train"),
         "batch_size": cfg.train.batch_size,
         "loadavg": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def time_epochs_fresh(name: str, epochs: int) -> dict:
+    """:func:`time_epochs` of the row ``name`` in a fresh process: its trace pays every
+    compile a user's first run pays (nothing cached by an earlier row or repetition)."""
+    code = (
+        "import json, sys; sys.path.insert(0, sys.argv[1]); import bench_train as b; "
+        "t, o = b.TOPOLOGIES[sys.argv[2]]; "
+        "print('RESULT ' + json.dumps(b.time_epochs(t, o, int(sys.argv[3]))))"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", code, os.path.dirname(os.path.abspath(__file__)), name, str(epochs)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    if res.returncode != 0:
+        raise RuntimeError(f"{name} failed:\n{res.stderr[-4000:]}")
+    line = next(x for x in res.stdout.splitlines() if x.startswith("RESULT "))
+    return json.loads(line[len("RESULT ") :])
+
+
+def repeated(runs: list[dict]) -> dict:
+    """The median steady epoch and largest-phase trace over fresh-process repetitions."""
+    return {
+        "repetitions": runs,
+        "steady_epoch_seconds": statistics.median(r["steady_epoch_seconds"] for r in runs),
+        "max_phase_trace_seconds": statistics.median(r["max_phase_trace_seconds"] for r in runs),
+        "steady_epoch_seconds_range": [
+            min(r["steady_epoch_seconds"] for r in runs),
+            max(r["steady_epoch_seconds"] for r in runs),
+        ],
+        "max_phase_trace_seconds_range": [
+            min(r["max_phase_trace_seconds"] for r in runs),
+            max(r["max_phase_trace_seconds"] for r in runs),
+        ],
     }
 
 
@@ -200,6 +242,16 @@ def main() -> None:
     parser.add_argument("--headline", action="store_true", help="time train.py embed_AV_T")
     parser.add_argument("--skip-epochs", action="store_true", help="only time the paper")
     parser.add_argument(
+        "--rows", help=f"comma-separated subset of the rows ({', '.join(TOPOLOGIES)})"
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=0,
+        help="time each row N times, each in a fresh process, the rows interleaved; "
+        "report the medians (default: every row once, in this process)",
+    )
+    parser.add_argument(
         "--out", default=os.path.join(ROOT, "benchmarks", "results", "bench_train.json")
     )
     args = parser.parse_args()
@@ -218,8 +270,22 @@ def main() -> None:
         },
         "topologies": {},
     }
-    for name, (topology, overrides) in () if args.skip_epochs else TOPOLOGIES.items():
-        r = result["topologies"][name] = time_epochs(topology, overrides, args.epochs)
+    rows = list(TOPOLOGIES) if not args.rows else args.rows.split(",")
+    unknown = [r for r in rows if r not in TOPOLOGIES]
+    if unknown:
+        parser.error(f"--rows: unknown {unknown}; expected some of {list(TOPOLOGIES)}")
+    rows = [] if args.skip_epochs else rows
+    if args.repeat:
+        runs: dict[str, list[dict]] = {name: [] for name in rows}
+        for _ in range(args.repeat):
+            for name in rows:
+                runs[name].append(time_epochs_fresh(name, args.epochs))
+        result["topologies"] = {name: repeated(r) for name, r in runs.items()}
+    else:
+        for name in rows:
+            topology, overrides = TOPOLOGIES[name]
+            result["topologies"][name] = time_epochs(topology, overrides, args.epochs)
+    for name, r in result["topologies"].items():
         print(
             f"{name:24s} steady epoch {r['steady_epoch_seconds']} s, "
             f"trace {r['max_phase_trace_seconds']} s (largest phase)"
