@@ -26,6 +26,19 @@ def _gates(z):
     return tf.sigmoid(zi), tf.sigmoid(zf), tf.tanh(zg), tf.sigmoid(zo)
 
 
+def _run_steps(body, first, second, steps):
+    """``body(k, first, second, carried, array)`` for k = 0 .. steps - 1, from ``carried``
+    zeros like ``first`` and an empty array; returns ``first``, ``second`` and the array
+    stacked (steps, ...)."""
+    _, first, second, _, array = tf.while_loop(
+        lambda k, *_: k < steps,
+        body,
+        (0, first, second, tf.zeros_like(first), tf.TensorArray(first.dtype, size=steps)),
+        maximum_iterations=steps,
+    )
+    return first, second, array.stack()
+
+
 def _time_major(x):
     return tf.transpose(x, [1, 0] + list(range(2, x.shape.rank)))
 
@@ -61,13 +74,7 @@ def _forward(projected, valid, recurrent_kernel, h0, c0, carry):
         saved = saved.write(t, tf.concat([i, f, g, o, c, tc, h, out], -1))
         return t + 1, tf.where(m, h_new, h), tf.where(m, c_new, c), out, saved
 
-    _, h, c, _, saved = tf.while_loop(
-        lambda t, *_: t < steps,
-        body,
-        (0, h0, c0, tf.zeros_like(h0), tf.TensorArray(projected.dtype, size=steps)),
-        maximum_iterations=steps,
-    )
-    saved = saved.stack()
+    h, c, saved = _run_steps(body, h0, c0, steps)
     units = tf.shape(h0)[-1]
     outs = _time_major(saved[:, :, 7 * units :])
     return outs, h, c, saved
@@ -110,13 +117,7 @@ def _backward(d_outs, d_h, d_c, valid, recurrent_kernel, saved, carry):
             d_projected.write(t, dz),
         )
 
-    _, dh0, dc0, _, d_projected = tf.while_loop(
-        lambda k, *_: k < steps,
-        body,
-        (0, d_h, d_c, tf.zeros_like(d_h), tf.TensorArray(d_outs.dtype, size=steps)),
-        maximum_iterations=steps,
-    )
-    d_projected = d_projected.stack()
+    dh0, dc0, d_projected = _run_steps(body, d_h, d_c, steps)
     units = tf.shape(d_h)[-1]
     h_prev = saved[:, :, 6 * units : 7 * units]
     d_recurrent = tf.matmul(
