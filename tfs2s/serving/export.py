@@ -417,21 +417,13 @@ def export_models(
     check_finite_weights(sentiment_model, "the sentiment model")
     if translator is not None:
         check_finite_weights(translator, "the translator")
-    # No XLA-compiled LSTM loops (``xla_loops``) in a SavedModel: TF-Serving runs XLA on
-    # CPU only when started with its XLA flag, which the graph variant does not ask for,
-    # and in the XLA variant the loops are compiled with the rest anyway.
-    if spec.jit_compile:
-        # XLA compiles an LSTM loop in a fraction of the time of its unrolled steps, and
-        # runs it faster (embed_AV_T, poster run: export 21 s -> 4 s, p50 0.83 -> 0.68 ms);
-        # verification below still compares with the models as trained.
-        served = tuple(
-            without_xla_loops(as_loops(m)) if m is not None else None
-            for m in (sentiment_model, translator)
-        )
-    else:
-        served = tuple(
-            without_xla_loops(m) if m is not None else None for m in (sentiment_model, translator)
-        )
+    # XLA compiles an LSTM loop in a fraction of the time of its unrolled steps, and runs
+    # it faster (embed_AV_T, poster run: export 21 s -> 4 s, p50 0.83 -> 0.68 ms); the
+    # verification below still compares with the models as trained.
+    served = tuple(
+        None if m is None else served_model(m, spec.jit_compile)
+        for m in (sentiment_model, translator)
+    )
     module = ServingModule(spec, *served)
     lap("trace")
     model_dir = Path(out) / name
@@ -459,28 +451,21 @@ def export_models(
     return ExportResult(model_dir / str(version), version, spec, seconds)
 
 
-class _NotLoopable(Exception):
-    """An unrolled encoder saved before ``exact_backward_mask``: as loops it would compute
-    another function (see :class:`~tfs2s.models.sequence_encoder.SequenceEncoder`)."""
-
-
-def _check_loopable(config) -> None:
-    """Raise :class:`_NotLoopable` for an encoder config saved before ``exact_backward_mask``
-    that is unrolled, anywhere in a nested Keras config."""
+def _loopable(config) -> bool:
+    """False when a nested Keras config holds an unrolled encoder saved before
+    ``exact_backward_mask``: as loops it would compute another function on padded steps
+    (see :class:`~tfs2s.models.sequence_encoder.SequenceEncoder`)."""
     if isinstance(config, dict):
         if (
             config.get("unroll") is True
             and config.get("bidirectional") is True
             and not config.get("exact_backward_mask", False)
         ):
-            raise _NotLoopable
-        values = config.values()
-    elif isinstance(config, list):
-        values = config
-    else:
-        return
-    for value in values:
-        _check_loopable(value)
+            return False
+        return all(_loopable(value) for value in config.values())
+    if isinstance(config, list):
+        return all(_loopable(value) for value in config)
+    return True
 
 
 def _switched_off(config, key: str) -> bool:
@@ -499,29 +484,18 @@ def _switched_off(config, key: str) -> bool:
     return changed
 
 
-def without_xla_loops(model):
-    """``model`` with its looped LSTMs run by Keras's while loop instead of an
-    XLA-compiled one (``xla_loops``): the same weights and function, no XLA program.
-    ``model`` itself when it has none."""
+def served_model(model, jit_compile: bool):
+    """``model`` as an export serves it, rebuilt once at most: its looped LSTMs run by
+    Keras's while loop, not an XLA-compiled one (``xla_loops``: a SavedModel holds no XLA
+    program of its own; TF-Serving runs XLA on CPU only when started with its XLA flag,
+    and in the XLA variant the loops are compiled with the rest anyway); with
+    ``jit_compile``, its unrolled LSTMs as loops too (the same function, a smaller graph
+    that XLA compiles faster), unless an encoder was saved before ``exact_backward_mask``
+    (its unrolled function differs from the loop's on padded steps)."""
     config = model.get_config()
-    if not _switched_off(config, "xla_loops"):
-        return model
-    from tfs2s.training.trained_model import rebuilt
-
-    return rebuilt(model, config)
-
-
-def as_loops(model):
-    """``model`` with its LSTMs as loops instead of unrolled steps: the same weights and
-    the same function, a smaller graph. ``model`` itself when nothing is unrolled, or when
-    an encoder was saved before ``exact_backward_mask`` (its unrolled function differs
-    from the loop's on padded steps)."""
-    config = model.get_config()
-    try:
-        _check_loopable(config)
-    except _NotLoopable:
-        return model
-    if not _switched_off(config, "unroll"):
+    keys = ("xla_loops", "unroll") if jit_compile and _loopable(config) else ("xla_loops",)
+    # a list, not a generator: every key is switched off, not only up to the first found
+    if not any([_switched_off(config, key) for key in keys]):
         return model
     from tfs2s.training.trained_model import rebuilt
 

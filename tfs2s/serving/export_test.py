@@ -519,7 +519,7 @@ def test_an_xla_export_serves_lstms_as_loops_checked_against_the_trained_models(
 
     translator = trained.translators[0]
     for model in (trained.sentiment_model, translator):
-        loops = export_mod.as_loops(model)
+        loops = export_mod.served_model(model, jit_compile=True)
         assert lstms(model) and all(x.unroll for x in lstms(model))
         assert lstms(loops) and not any(x.unroll for x in lstms(loops))
         x = example_inputs(
@@ -528,7 +528,7 @@ def test_an_xla_export_serves_lstms_as_loops_checked_against_the_trained_models(
         x[M.MASK][1, 2:] = 0.0
         for key, want in model(x, training=False).items():
             np.testing.assert_allclose(loops(x, training=False)[key], want, atol=1e-5)
-        assert export_mod.as_loops(loops) is loops
+        assert export_mod.served_model(loops, jit_compile=True) is loops
     # an unrolled encoder saved before exact_backward_mask stays unrolled (as loops it
     # would compute another function on padded steps)
     from tfs2s.models.sequence_encoder import SequenceEncoder
@@ -536,8 +536,11 @@ def test_an_xla_export_serves_lstms_as_loops_checked_against_the_trained_models(
     config = SequenceEncoder(3, 2, unroll=True).get_config()
     del config["exact_backward_mask"]
     old = SequenceEncoder.from_config(config)
-    assert export_mod.as_loops(old) is old
-    assert export_mod.as_loops(SequenceEncoder(3, 2, unroll=True)).unroll is False
+    assert export_mod.served_model(old, jit_compile=True) is old
+    assert (
+        export_mod.served_model(SequenceEncoder(3, 2, unroll=True), jit_compile=True).unroll
+        is False
+    )
     checked = []
     real_verify = export_mod.verify_export
 
@@ -563,11 +566,11 @@ def test_exports_hold_no_xla_compiled_lstm_loops():
 
     keras.utils.set_random_seed(0)
     model = SentimentRegressor(3, 4, depth=2, xla_loops=True)
-    served = export_mod.without_xla_loops(model)
+    served = export_mod.served_model(model, jit_compile=False)
     assert any(isinstance(x, XlaLSTM) for x in model._flatten_layers())
     assert not any(isinstance(x, XlaLSTM) for x in served._flatten_layers())
     x = {"sequence": np.random.default_rng(0).normal(size=(2, 5, 3)).astype("float32")}
     x["mask"] = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], "float32")
     for key, want in model(x).items():
         np.testing.assert_allclose(served(x)[key], want, atol=1e-5)
-    assert export_mod.without_xla_loops(served) is served
+    assert export_mod.served_model(served, jit_compile=False) is served
