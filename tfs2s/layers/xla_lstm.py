@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -175,7 +176,12 @@ def _compile_graph(projected, valid, recurrent_kernel, h0, c0, carry, backward):
 
 _compiling = threading.Lock()
 _compiled: set[tuple[int, int, int, bool]] = set()
-_compiler: list[ThreadPoolExecutor] = []
+
+
+@functools.cache
+def _compiler() -> ThreadPoolExecutor:
+    """The one background thread that compiles, made when first needed."""
+    return ThreadPoolExecutor(1, thread_name_prefix="tfs2s-xla-lstm")
 
 
 def _compile(steps: int, batch: int, units: int, backward: bool) -> None:
@@ -208,9 +214,7 @@ def precompile(steps: int, batch: int, units: int, backward: bool) -> Future | N
         if key in _compiled:
             return None
         _compiled.add(key)
-        if not _compiler:
-            _compiler.append(ThreadPoolExecutor(1, thread_name_prefix="tfs2s-xla-lstm"))
-    return _compiler[0].submit(_compile, *key)
+        return _compiler().submit(_compile, *key)
 
 
 _evaluation_batches: list[tuple[int, ...]] = [()]
