@@ -279,19 +279,24 @@ class XlaLSTM(keras.layers.LSTM):
         if training and 0.0 < cell.dropout < 1.0:
             # Keras's cell applies one input dropout mask at every step; so does this.
             sequences = sequences * tf.expand_dims(cell.get_dropout_mask(sequences[:, 0]), 1)
-        shape = tf.shape(sequences)
+        # Static sizes where known: each dynamic size, pad or slice adds graph ops that
+        # every trace pays for (a third of an evaluation step's ops were these).
+        dynamic = tf.shape(sequences) if batch is None or steps is None else None
+        rows = dynamic[0] if batch is None else batch
+        length = dynamic[1] if steps is None else steps
         # One (batch * steps, dim) matmul: einsum or a batched matmul cost 3-5 times more.
-        flat = tf.reshape(sequences, [-1, tf.shape(cell.kernel)[0]])
+        flat = tf.reshape(sequences, [-1, cell.kernel.shape[0]])
         projected = tf.reshape(
-            tf.matmul(flat, cell.kernel) + cell.bias, [shape[0], shape[1], 4 * cell.units]
+            tf.matmul(flat, cell.kernel) + cell.bias, [rows, length, 4 * cell.units]
         )
-        valid = tf.ones(shape[:2], tf.bool) if mask is None else tf.cast(mask, tf.bool)
+        valid = tf.ones([rows, length], tf.bool) if mask is None else tf.cast(mask, tf.bool)
         if self.go_backwards:
             projected = tf.reverse(projected, [1])
             valid = tf.reverse(valid, [1])
         h0, c0 = initial_state
-        pad = None if batch is not None and batch % BATCH_BUCKET == 0 else -shape[0] % BATCH_BUCKET
-        if pad is not None:
+        pad = -rows % BATCH_BUCKET  # a Python int when the batch is static
+        padded = batch is None or pad > 0
+        if padded:
             projected = tf.pad(projected, [[0, pad], [0, 0], [0, 0]])
             valid = tf.pad(valid, [[0, pad], [0, 0]])
             h0, c0 = (tf.pad(s, [[0, pad], [0, 0]]) for s in (h0, c0))
@@ -303,7 +308,7 @@ class XlaLSTM(keras.layers.LSTM):
             c0,
             bool(self.zero_output_for_mask),
         )
-        if pad is not None:
-            outs, h, c = outs[: shape[0]], h[: shape[0]], c[: shape[0]]
+        if padded:
+            outs, h, c = outs[:rows], h[:rows], c[:rows]
         # Keras's loop returns the outputs in the order it ran them (reversed backwards).
         return outs[:, -1], outs, [h, c]

@@ -144,3 +144,22 @@ def test_a_training_trace_also_starts_the_evaluation_batches_compiles():
     assert (steps, bucket, units, True) in xla_lstm._compiled  # the training batch
     assert (steps, 2 * bucket, units, False) in xla_lstm._compiled  # 40 rows -> 64
     assert xla_lstm._evaluation_batches == [()]  # the context is left as it was
+
+
+def test_an_unknown_batch_is_padded_in_the_graph_and_matches_keras():
+    keras_lstm, xla = _pair(go_backwards=True)
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec((None, STEPS, DIM)),
+            tf.TensorSpec((None, STEPS), tf.bool),
+        ]
+    )
+    def run(x, mask):
+        return xla(x, mask=mask)
+
+    assert "Pad" in {op.type for op in run.get_concrete_function().graph.get_operations()}
+    for rows in (BATCH, 1):
+        want = keras_lstm(X[:rows], mask=MASK[:rows])
+        for w, g in zip(want, run(X[:rows], MASK[:rows]), strict=True):
+            np.testing.assert_allclose(np.asarray(g), np.asarray(w), atol=3e-5)

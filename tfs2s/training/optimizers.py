@@ -18,7 +18,40 @@ import tensorflow as tf
 
 class _OneKernelAdamStep:
     """``update_step`` of Adam by ``ResourceApplyAdam``; Keras's own where it differs
-    (AMSGrad, sparse gradients)."""
+    (AMSGrad, sparse gradients).
+
+    The scalars every weight's update reads (the bias corrections ``beta ** step``, the
+    learning rate, epsilon) are made once per step and shared by all weights: made per
+    weight they were about 10 ops each, a sixth of a joint step's graph.
+    """
+
+    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        # Set through __dict__: TensorFlow's attribute tracking would wrap a dict.
+        self.__dict__["_step_scalars"] = {}
+        try:
+            return super()._backend_update_step(grads, trainable_variables, learning_rate)
+        finally:
+            self.__dict__["_step_scalars"] = None
+
+    def _adam_scalars(self, dtype, learning_rate):
+        shared = self.__dict__.get("_step_scalars")
+        key = (dtype, id(learning_rate))
+        if shared is not None and key in shared:
+            return shared[key]
+        step = tf.cast(self.iterations + 1, dtype)
+        beta_1 = tf.cast(self.beta_1, dtype)
+        beta_2 = tf.cast(self.beta_2, dtype)
+        scalars = {
+            "beta1_power": tf.pow(beta_1, step),
+            "beta2_power": tf.pow(beta_2, step),
+            "lr": tf.cast(learning_rate, dtype),
+            "beta1": beta_1,
+            "beta2": beta_2,
+            "epsilon": tf.cast(self.epsilon, dtype),
+        }
+        if shared is not None:
+            shared[key] = scalars
+        return scalars
 
     def update_step(self, gradient, variable, learning_rate):
         if self.amsgrad or isinstance(gradient, tf.IndexedSlices):
@@ -29,20 +62,12 @@ class _OneKernelAdamStep:
             for x in (variable, self._momentums[index], self._velocities[index])
         )
         dtype = weight.dtype
-        step = tf.cast(self.iterations + 1, dtype)
-        beta_1 = tf.cast(self.beta_1, dtype)
-        beta_2 = tf.cast(self.beta_2, dtype)
         tf.raw_ops.ResourceApplyAdam(
             var=weight.handle,
             m=m.handle,
             v=v.handle,
-            beta1_power=tf.pow(beta_1, step),
-            beta2_power=tf.pow(beta_2, step),
-            lr=tf.cast(learning_rate, dtype),
-            beta1=beta_1,
-            beta2=beta_2,
-            epsilon=tf.cast(self.epsilon, dtype),
             grad=tf.cast(gradient, dtype),
+            **self._adam_scalars(dtype, learning_rate),
         )
 
 

@@ -51,6 +51,8 @@ def test_the_update_is_one_kernel_a_weight():
     types = [op.type for op in graph.get_operations()]
     assert types.count("ResourceApplyAdam") == len(START)
     assert "AssignSubVariableOp" not in types  # Keras's own update assigns by parts
+    # the bias corrections are made once a step, not once a weight
+    assert types.count("Pow") == 2
 
 
 def test_amsgrad_keeps_keras_update():
