@@ -233,6 +233,25 @@ def _check_target(out: Path, overwrite: bool) -> None:
                 f"{out} is not empty and is not a tfs2s cache (no {META} with format "
                 f"{FORMAT!r}); refusing to replace it even with overwrite"
             )
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in _cache_files(out))
+        if foreign:
+            shown = ", ".join(foreign[:3]) + (
+                f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+            )
+            raise FileExistsError(
+                f"{out} holds {len(foreign)} file(s) that are not part of its cache ({shown}); "
+                "refusing to delete them with overwrite: move them out first"
+            )
+
+
+def _cache_files(out: Path) -> set[str]:
+    """The names a cache's ``meta.json`` says it wrote (itself and its shards)."""
+    try:
+        splits = json.loads((out / META).read_text()).get("splits", {})
+        shards = {name for part in splits.values() for name in part.get("shards", [])}
+    except (OSError, ValueError, AttributeError, TypeError):
+        return {META}
+    return {META, *(name for name in shards if isinstance(name, str))}
 
 
 def _move_into_place(tmp: Path, out: Path, overwrite: bool) -> None:
@@ -309,15 +328,65 @@ def read_meta(path: str | os.PathLike) -> dict[str, Any]:
                         f"`tfs2s data prepare`), found {found}; the shard is damaged: prepare "
                         "the cache again"
                     )
-    absent = sorted(set(meta["dims"]) - set(meta["norm_stats"]))
-    if absent:
-        raise ValueError(f"{meta_path}: norm_stats has no entry for modalities {absent}")
+    _check_shapes(meta, meta_path)
     if meta["compression"] not in COMPRESSIONS:
         raise ValueError(
             f"{meta_path}: compression must be one of {list(COMPRESSIONS)}, "
             f"found {meta['compression']!r}"
         )
     return meta
+
+
+def _positive_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _check_shapes(meta: dict[str, Any], meta_path: Path) -> None:
+    """``dims``, ``max_seq_len`` and ``norm_stats`` agree: a hand-edited or damaged
+    meta.json fails here with the key that is wrong, not as a shape error in training."""
+    dims, max_len = meta["dims"], meta["max_seq_len"]
+    if not _positive_int(max_len):
+        raise ValueError(f"{meta_path}: max_seq_len must be a positive integer, found {max_len!r}")
+    if not isinstance(dims, dict) or not dims:
+        raise ValueError(f"{meta_path}: dims must map modalities to sizes, found {dims!r}")
+    unknown = sorted(set(dims) - set(M.NAMES.values()))
+    if unknown:
+        raise ValueError(
+            f"{meta_path}: dims names unknown modalities {unknown}; expected some of "
+            f"{sorted(M.NAMES.values())}"
+        )
+    stats = meta["norm_stats"]
+    if not isinstance(stats, dict):
+        raise ValueError(f"{meta_path}: norm_stats must be a mapping, found {type(stats).__name__}")
+    for name, dim in dims.items():
+        if not _positive_int(dim):
+            raise ValueError(f"{meta_path}: dims.{name} must be a positive integer, found {dim!r}")
+        entry = stats.get(name)
+        if entry is None:
+            raise ValueError(f"{meta_path}: norm_stats has no entry for modality {name!r}")
+        for key in ("mean", "var"):
+            values = entry.get(key) if isinstance(entry, dict) else None
+            if not isinstance(values, list) or len(values) != dim:
+                found = f"{len(values)} values" if isinstance(values, list) else repr(values)
+                raise ValueError(
+                    f"{meta_path}: norm_stats.{name}.{key}: expected {dim} values (dims.{name}), "
+                    f"found {found}"
+                )
+            array = (
+                np.asarray(values, dtype=float)
+                if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+                else None
+            )
+            if (
+                array is None
+                or not np.isfinite(array).all()
+                or (key == "var" and (array < 0).any())
+            ):
+                raise ValueError(
+                    f"{meta_path}: norm_stats.{name}.{key}: expected finite numbers"
+                    + (" >= 0" if key == "var" else "")
+                    + "; the file is damaged: prepare the cache again"
+                )
 
 
 class CachedSource:
@@ -348,6 +417,40 @@ class CachedSource:
         self.shuffle_buffer = shuffle_buffer
         self.cycle_length = cycle_length
         self._compression = self.meta["compression"]
+        self._check_first_record()
+
+    def _check_first_record(self) -> None:
+        """The first record of each split holds what meta.json says (its length within
+        ``max_seq_len``, ``dims`` floats a word): a meta.json that does not match its
+        shards fails here, naming the shard, not as a shape error in training."""
+        for split in SPLITS:
+            shards = self.meta["splits"][split]["shards"]
+            if not shards:
+                continue
+            shard = self.path / shards[0]
+            records = tf.data.TFRecordDataset([str(shard)], compression_type=self._compression)
+            try:
+                first = next(iter(records.take(1)), None)
+            except tf.errors.OpError as e:
+                raise ValueError(f"{shard}: cannot read its first record: {e.message}") from None
+            if first is None:
+                raise ValueError(f"{shard}: expected records, found an empty shard")
+            feature = tf.train.Example.FromString(first.numpy()).features.feature
+            length = list(feature["length"].int64_list.value) if "length" in feature else []
+            if len(length) != 1 or not 0 <= length[0] <= self.max_seq_len:
+                raise ValueError(
+                    f"{shard}: first record: expected a length in [0, {self.max_seq_len}] "
+                    f"(max_seq_len in meta.json), found {length}"
+                )
+            for name, dim in self.dims.items():
+                values = feature[name].bytes_list.value if name in feature else []
+                found = len(values[0]) if len(values) == 1 else None
+                if found != 4 * length[0] * dim:
+                    raise ValueError(
+                        f"{shard}: first record: expected {length[0]} words x {dim} float32 "
+                        f"of {name} (dims in meta.json), found "
+                        + ("no such feature" if found is None else f"{found} bytes")
+                    )
 
     @property
     def modalities(self) -> tuple[str, ...]:

@@ -177,6 +177,22 @@ def test_overwrite_replaces_a_cache_and_empty_dir_is_fine(tiny, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]
 
 
+def test_overwrite_never_deletes_files_that_are_not_the_caches(tiny, tmp_path):
+    target = tmp_path / "cache"
+    prepare(tiny, target, shard_size=100)
+    (target / "notes.md").write_text("my notes")
+    before = sorted(p.name for p in target.iterdir())
+    with pytest.raises(
+        FileExistsError, match=r"1 file\(s\) that are not part of its cache \(notes.md\)"
+    ):
+        prepare(tiny, target, shard_size=10, overwrite=True)
+    assert sorted(p.name for p in target.iterdir()) == before
+    assert (target / "notes.md").read_text() == "my notes"
+    (target / "notes.md").unlink()
+    prepare(tiny, target, shard_size=10, overwrite=True)  # the cache alone: replaced
+    assert CachedSource(target).meta["shard_size"] == 10
+
+
 def test_failure_mid_write_leaves_nothing(tiny, tmp_path, monkeypatch):
     calls = []
 
@@ -242,6 +258,42 @@ def test_bad_meta_errors_name_the_file(cached, tmp_path):
     meta_file.write_text(json.dumps({**meta, "counts": {"train": 23, "valid": 4}}))
     with pytest.raises(ValueError, match="counts must map each of"):
         CachedSource(bad)
+
+    name = next(iter(meta["dims"]))
+    dim = meta["dims"][name]
+    for change, message in [
+        ({"max_seq_len": 0}, "max_seq_len must be a positive integer, found 0"),
+        ({"dims": {**meta["dims"], "smell": 3}}, r"dims names unknown modalities \['smell'\]"),
+        ({"dims": {**meta["dims"], name: "7"}}, f"dims.{name} must be a positive integer"),
+        (
+            {"norm_stats": {**meta["norm_stats"], name: {"mean": [0.0], "var": [1.0]}}},
+            f"norm_stats.{name}.mean: expected {dim} values \\(dims.{name}\\), found 1 values",
+        ),
+        (
+            {
+                "norm_stats": {
+                    **meta["norm_stats"],
+                    name: {"mean": [0.0] * dim, "var": [-1.0] * dim},
+                }
+            },
+            f"norm_stats.{name}.var: expected finite numbers >= 0",
+        ),
+        # meta.json and its shards disagree: named at open, not in training
+        (
+            {
+                "dims": {**meta["dims"], name: dim + 1},
+                "norm_stats": {
+                    **meta["norm_stats"],
+                    name: {"mean": [0.0] * (dim + 1), "var": [1.0] * (dim + 1)},
+                },
+            },
+            f"first record: expected .* x {dim + 1} float32 of {name}",
+        ),
+        ({"max_seq_len": 1}, r"first record: expected a length in \[0, 1\]"),
+    ]:
+        meta_file.write_text(json.dumps({**meta, **change}))
+        with pytest.raises(ValueError, match=message):
+            CachedSource(bad)
 
     meta_file.write_text(json.dumps(meta))
     (bad / "valid-00000-of-00001.tfrecord").unlink()
