@@ -14,13 +14,16 @@ The pickle's own splits are the folds. ``vision`` is our ``video`` modality.
 
 from __future__ import annotations
 
+import collections
 import pickle
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from tfs2s import Tfs2sWarning
 from tfs2s.data.align import replace_nonfinite
 from tfs2s.data.csd import SegmentList, check_labels, check_segment_options
 from tfs2s.data.dataset import SPLITS, DataReport, MosiData, Split, warn_about_cleaning
@@ -193,6 +196,32 @@ def _read_split(
     return segments
 
 
+def _check_ids(file: Path, parts: Mapping[str, SegmentList]) -> None:
+    """A segment id in two splits is refused: its test score would be of a segment the
+    model was trained on. An id twice in one split is warned about (its rows are kept;
+    predictions by id would mix them)."""
+    seen: dict[str, str] = {}
+    for split, part in parts.items():
+        ids = list(part.segment_ids)
+        counts = collections.Counter(ids)
+        repeated = sorted(i for i, c in counts.items() if c > 1)
+        if repeated:
+            warnings.warn(
+                f"{file}: split {split!r}: {len(repeated)} segment id(s) occur more than once "
+                f"(first {repeated[0]!r}); their rows are kept as separate segments",
+                Tfs2sWarning,
+                stacklevel=3,
+            )
+        for segment in dict.fromkeys(ids):
+            other = seen.setdefault(segment, split)
+            if other != split:
+                raise ValueError(
+                    f"{file}: segment {segment!r} is in split {other!r} and in split "
+                    f"{split!r}; expected each segment in one split only (a test score of a "
+                    "segment trained on is not a test score)"
+                )
+
+
 def load_aligned_pickle(
     path: str,
     trust: bool,
@@ -252,6 +281,7 @@ def load_aligned_pickle(
         s: _read_split(file, s, obj[s], LABEL_KEYS[layouts[s]], dims, report, first)
         for s in present
     }
+    _check_ids(file, parts)
     names = [n for n in MODALITY_KEYS.values() if n in dims]
     dims = {n: dims[n] for n in names}
     splits = {}

@@ -20,18 +20,22 @@ def mult_split(lengths, seed=0, video="vid"):
     return split
 
 
-def mmsa_split(lengths, seed=0):
+def mmsa_split(lengths, seed=0, video="clip"):
     n = len(lengths)
     split = aligned_split(n, 6, lengths, DIMS, seed=seed, pad="back")
     split["regression_labels"] = np.full(n, 0.5, np.float32)
     split["classification_labels"] = np.ones(n)
     split["raw_text"] = np.array(["words"] * n)
-    split["id"] = np.array([f"clip{i % 2}$_${i}" for i in range(n)])
+    split["id"] = np.array([f"{video}{i % 2}$_${i}" for i in range(n)])
     return split
 
 
 def test_mult_layout_front_padding(tmp_path):
-    splits = {"train": mult_split([2, 6, 0]), "valid": mult_split([1]), "test": mult_split([3])}
+    splits = {
+        "train": mult_split([2, 6, 0]),
+        "valid": mult_split([1], video="v2"),
+        "test": mult_split([3], video="v3"),
+    }
     path = write_pickle(tmp_path / "mosi_data.pkl", splits)
     with pytest.warns(Tfs2sWarning, match=r"mosi_data.pkl: 1 labelled segment.*first: vid_3"):
         data = load_aligned_pickle(str(path), trust=True, max_seq_len=4)
@@ -50,7 +54,10 @@ def test_mult_layout_front_padding(tmp_path):
 
 
 def test_mmsa_layout_back_padding_and_tail_truncation(tmp_path):
-    splits = {s: mmsa_split([3, 5], seed=i) for i, s in enumerate(("train", "valid", "test"))}
+    splits = {
+        s: mmsa_split([3, 5], seed=i, video="clip" if s == "test" else s)
+        for i, s in enumerate(("train", "valid", "test"))
+    }
     path = write_pickle(tmp_path / "aligned_50.pkl", splits)
     data = load_aligned_pickle(str(path), trust=True, max_seq_len=2, truncate="tail")
     test = data.splits["test"]
@@ -147,3 +154,23 @@ def test_not_a_pickle_and_missing_file(tmp_path):
         load_aligned_pickle(str(tmp_path / "junk.pkl"), trust=True)
     with pytest.raises(FileNotFoundError, match="nope.pkl"):
         load_aligned_pickle(str(tmp_path / "nope.pkl"), trust=True)
+
+
+def test_a_segment_in_two_splits_is_refused_and_a_repeated_id_warned(tmp_path):
+    leak = {"train": mult_split([2, 3]), "test": mult_split([2], video="vid")}
+    path = write_pickle(tmp_path / "leak.pkl", leak)
+    with pytest.raises(
+        ValueError, match=r"leak.pkl: segment 'vid_1' is in split 'train' and in split 'test'"
+    ):
+        load_aligned_pickle(str(path), trust=True)
+    twice = mult_split([2, 3])
+    twice["id"][1] = twice["id"][0]
+    path = write_pickle(
+        tmp_path / "twice.pkl", {"train": twice, "test": mult_split([2], video="t")}
+    )
+    with pytest.warns(
+        Tfs2sWarning,
+        match=r"split 'train': 1 segment id\(s\) occur more than once \(first 'vid_1'\)",
+    ):
+        data = load_aligned_pickle(str(path), trust=True)
+    assert data.splits["train"].segment_ids.tolist() == ["vid_1", "vid_1"]
