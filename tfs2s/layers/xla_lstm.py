@@ -310,5 +310,10 @@ class XlaLSTM(keras.layers.LSTM):
         )
         if padded:
             outs, h, c = outs[:rows], h[:rows], c[:rows]
+        # The compiled call's signature has unknown sizes: give back the static ones (a
+        # LayerNormalization after the LSTM needs its feature size).
+        outs.set_shape([batch, steps, cell.units])
+        h.set_shape([batch, cell.units])
+        c.set_shape([batch, cell.units])
         # Keras's loop returns the outputs in the order it ran them (reversed backwards).
         return outs[:, -1], outs, [h, c]

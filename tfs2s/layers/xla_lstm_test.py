@@ -163,3 +163,19 @@ def test_an_unknown_batch_is_padded_in_the_graph_and_matches_keras():
         want = keras_lstm(X[:rows], mask=MASK[:rows])
         for w, g in zip(want, run(X[:rows], MASK[:rows]), strict=True):
             np.testing.assert_allclose(np.asarray(g), np.asarray(w), atol=3e-5)
+
+
+def test_outputs_keep_their_static_sizes_for_the_layers_after():
+    """A LayerNormalization after the LSTM needs the feature size: the compiled call's
+    unknown sizes must not reach it."""
+    _, xla = _pair()
+    norm = keras.layers.LayerNormalization()
+
+    @tf.function(input_signature=[tf.TensorSpec((None, None, DIM))])
+    def run(x):
+        out, h, c = xla(x)
+        assert out.shape.as_list() == [None, None, UNITS]
+        assert h.shape.as_list() == c.shape.as_list() == [None, UNITS]
+        return norm(out)
+
+    assert run(X).shape == (BATCH, STEPS, UNITS)

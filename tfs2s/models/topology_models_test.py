@@ -57,10 +57,13 @@ def test_baseline_and_errors():
         TopologyModels.build(parse_topology("T_V"), CFG, DIMS, {"text": STATS["text"]})
 
 
-def test_dropouts_and_layer_norm_reach_every_lstm():
+@pytest.mark.parametrize("xla_loops", [False, True])
+def test_dropouts_and_layer_norm_reach_every_lstm(xla_loops):
     import dataclasses
 
-    cfg = dataclasses.replace(CFG, dropout=0.2, recurrent_dropout=0.3, layer_norm=True)
+    cfg = dataclasses.replace(
+        CFG, dropout=0.2, recurrent_dropout=0.3, layer_norm=True, xla_loops=xla_loops
+    )
     keras.utils.set_random_seed(0)
     models = TopologyModels.build(parse_topology("T_V"), cfg, DIMS, STATS, cycle=True)
     lstms = [

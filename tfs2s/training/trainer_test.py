@@ -256,3 +256,24 @@ def test_only_in_memory_data_without_a_strategy_computes_the_representation_once
         Trainer(parse_topology("baseline_TA"), MODEL, TRAIN, source).phases[0].representation
         is None
     )
+
+
+@pytest.mark.parametrize(
+    "model_keys",
+    [{"layer_norm": True, "depth": 2, "regressor_depth": 2}, {"recurrent_dropout": 0.2}],
+    ids=["layer_norm and depth 2", "recurrent_dropout"],
+)
+def test_the_recommended_recipe_trains_with_each_model_key(source, model_keys):
+    """Each model key the issue's recipe may draw on, on top of the recommended recipe
+    (joint, XLA-compiled loops, source skip): the traced train step builds and learns."""
+    from tfs2s.config import load_recipe
+
+    recipe = load_recipe("recommended")
+    model = dataclasses.replace(recipe.model, hidden=4, regressor_hidden=4, **model_keys)
+    train = dataclasses.replace(recipe.train, epochs=2, batch_size=8, patience=2)
+    t = Trainer(parse_topology("T_A"), model, train, source)
+    before = [np.asarray(w).copy() for w in t.sentiment_model.weights]
+    t.train(verbose=0)
+    after = [np.asarray(w) for w in t.sentiment_model.weights]
+    assert all(np.isfinite(w).all() for w in after)
+    assert any(not np.array_equal(a, b) for a, b in zip(before, after, strict=True))
