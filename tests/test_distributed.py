@@ -251,3 +251,47 @@ def test_a_rerun_resumes_from_the_last_backed_up_epoch(killed_run):
         {"phase": "T_V_translation_1", "after_epoch": 1, "phase_finished": True},
         {"phase": "T_V_sentiment", "after_epoch": done_epochs, "phase_finished": False},
     ]
+
+
+def _alone_then_interrupted(work: Path) -> dict:
+    """Worker 0 of a two-worker TF_CONFIG whose worker 1 never starts, sent SIGINT while it
+    waits in the strategy's constructor."""
+    import signal
+
+    cluster = {"worker": [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]}
+    log = work / "alone.log"
+    proc = start(
+        [*TINY, "--strategy", "multiworker", "--out", str(work / "run")],
+        log,
+        TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 0}}),
+    )
+    deadline = time.monotonic() + 120
+    while "waits for the 2 tasks" not in log.read_text() and time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return {"code": proc.returncode, "log": log.read_text(), "waited": False}
+        time.sleep(0.2)
+    time.sleep(2.0)  # inside the constructor's wait
+    proc.send_signal(signal.SIGINT)
+    try:
+        code = proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        code = None
+    return {"code": code, "log": log.read_text(), "waited": True, "run": work / "run"}
+
+
+BACKGROUND_JOBS["distributed/interrupted"] = (
+    ("test_ctrl_c_ends_a_worker_that_waits_for_a_missing_peer",),
+    _alone_then_interrupted,
+)
+
+
+@pytest.mark.multiprocess
+def test_ctrl_c_ends_a_worker_that_waits_for_a_missing_peer():
+    """In the strategy's constructor (TensorFlow's C++), Python's KeyboardInterrupt cannot
+    run; SIGINT must still end a worker that waits for a peer that never comes."""
+    r = BACKGROUND.result("distributed/interrupted", _alone_then_interrupted)
+    assert r["waited"], r["log"][-2000:]
+    assert r["code"] is not None, "SIGINT did not end a worker waiting for its peer"
+    assert r["code"] != 0
+    assert not r["run"].exists()

@@ -10,10 +10,8 @@ import sys
 import time
 
 import pytest
-from conftest import ROOT, TINY
+from conftest import BACKGROUND, ROOT, TINY
 
-from tfs2s.cli import build_parser
-from tfs2s.cli_args import config_from_args
 from tfs2s.experiments import paper
 
 pytestmark = pytest.mark.multiprocess
@@ -61,46 +59,85 @@ def _alive(pid: int) -> bool:
         return False
 
 
-@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads worker pids from /proc (Linux)")
-def test_a_killed_paper_run_takes_its_workers_with_it_and_resumes(tmp_path):
-    out = str(tmp_path / "paper")
+def _killed_then_resumed(work) -> dict:
+    """Start ``--jobs 2``, SIGKILL it once a run is published, rerun the same command, and
+    run the same rows with ``--jobs 1`` for reference: every process fresh (a background
+    job, see tests/conftest.py)."""
+    out, one = str(work / "paper"), str(work / "one")
     env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
     cmd = [sys.executable, *ARGS, "--out", out]
-    proc = subprocess.Popen(
+    proc = BACKGROUND.popen(
         cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
+    if proc is None:
+        return {"error": "not started: the session is ending"}
+    workers, outlived = [], None
     try:
         deadline = time.monotonic() + 300
         while not glob.glob(os.path.join(out, "runs", "*", "seed*", "metrics.json")):
-            assert proc.poll() is None, proc.stderr.read().decode()
-            assert time.monotonic() < deadline, "no run was published in 300 s"
+            if proc.poll() is not None:
+                return {"error": proc.stderr.read().decode()[-3000:]}
+            if time.monotonic() > deadline:
+                return {"error": "no run was published in 300 s"}
             time.sleep(0.2)
         workers = [pid for pid in _children(proc.pid) if _alive(pid)]
-        assert len(workers) >= 2  # two paper workers (+ multiprocessing's helper)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         deadline = time.monotonic() + 30
         while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert not any(_alive(pid) for pid in workers), "workers outlived the killed parent"
+        outlived = [pid for pid in workers if _alive(pid)]
     finally:
         if proc.poll() is None:
             proc.kill()
     published = glob.glob(os.path.join(out, "runs", "*", "seed*", "metrics.json"))
-    assert 1 <= len(published) < 6
+    rerun = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    reference = subprocess.run(
+        [sys.executable, *ARGS, "--out", one] + ["--jobs", "1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return {
+        "out": out,
+        "one": one,
+        "workers": workers,
+        "outlived": outlived,
+        "published": len(published),
+        "rerun": rerun,
+        "reference": reference,
+    }
 
-    res = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+
+BACKGROUND_JOBS = {
+    "paper-jobs/killed": (
+        ("test_a_killed_paper_run_takes_its_workers_with_it_and_resumes",),
+        _killed_then_resumed,
+    )
+}
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads worker pids from /proc (Linux)")
+def test_a_killed_paper_run_takes_its_workers_with_it_and_resumes():
+    r = BACKGROUND.result("paper-jobs/killed", _killed_then_resumed)
+    assert "error" not in r, r.get("error")
+    assert len(r["workers"]) >= 2  # two paper workers (+ multiprocessing's helper)
+    assert r["outlived"] == [], "workers outlived the killed parent"
+    out, one, published = r["out"], r["one"], r["published"]
+    assert 1 <= published < 6
+
+    res = r["rerun"]
     assert res.returncode == 0, res.stderr[-3000:]
-    assert res.stdout.count("done before, skipped") == len(published)
-    assert res.stdout.count("), test f1_2 ") == 6 - len(published)
+    assert res.stdout.count("done before, skipped") == published
+    assert res.stdout.count("), test f1_2 ") == 6 - published
     with open(os.path.join(out, "results.csv")) as f:
         assert len(f.read().splitlines()) == 1 + 6
     assert not glob.glob(os.path.join(out, "runs", "*", ".seed*.partial"))
 
-    # the same command with one job, in this process: the same runs, the same tables
-    one = str(tmp_path / "one")
-    cfg = config_from_args(build_parser().parse_args(ARGS[2:] + ["--out", one]))
-    paper.run_paper(cfg, one, seeds=2, tables=["unimodal"], jobs=1, log=lambda line: None)
+    # the same command with one job: the same runs, the same tables
+    assert r["reference"].returncode == 0, r["reference"].stderr[-3000:]
     for name in ("baseline_T", "baseline_A", "baseline_V"):
         for seed in (0, 1):
             for file in SAME_FILES:

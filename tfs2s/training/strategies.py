@@ -26,10 +26,13 @@ Environment variables read here:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -213,6 +216,26 @@ def _collective_timeout() -> float | None:
     return seconds or None
 
 
+@contextlib.contextmanager
+def _interruptible_wait():
+    """Ctrl-C ends the process while it waits for its peers.
+
+    The strategy's constructor blocks in TensorFlow's C++ until every task of the
+    cluster has started; Python runs its SIGINT handler (KeyboardInterrupt) only once that
+    returns, so a missing peer made Ctrl-C do nothing. Here SIGINT has its default action
+    (end the process) for the wait, and Python's handler is back before training starts.
+    SIGTERM's default already ends it.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def make_strategy(name: str) -> tf.distribute.Strategy:
     """Build the strategy ``name`` (one of :data:`STRATEGY_NAMES`, see the module docstring).
 
@@ -246,7 +269,8 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
         options = tf.distribute.experimental.CommunicationOptions(
             timeout_seconds=_collective_timeout()
         )
-        return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+        with _interruptible_wait():
+            return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
     raise ValueError(f"unknown strategy {name!r}; expected one of {list(STRATEGY_NAMES)}")
 
 
