@@ -151,6 +151,11 @@ class TrainConfig:
         weight_decay: decoupled weight decay of every weight (``adamw``: AdamW; other
             optimizers apply it the same way); 0 for none.
         clipnorm: clip each gradient to this L2 norm; ``None`` for no clipping.
+        ema_momentum: keep an exponential moving average of the trained weights
+            (``average = m * average + (1 - m) * weights`` after every step; Keras's
+            optimizer ``use_ema``) and validate, select and keep the averaged weights
+            instead of the last step's; ``None`` for none. 0.99 averages over about the
+            last 100 steps.
         patience: early-stopping patience on the selection metric (best weights
             restored), in every phase that has a valid split.
         select_metric: what a phase that regresses sentiment (``regression``, ``joint``)
@@ -202,6 +207,7 @@ class TrainConfig:
     optimizer: Optimizer = "adam"
     weight_decay: float = 0.0
     clipnorm: float | None = None
+    ema_momentum: float | None = None
     patience: int = 5
     select_metric: SelectMetric = "loss"
     modality_dropout: float = 0.0
@@ -448,6 +454,11 @@ def _validate(cfg: RunConfig) -> None:
     if flat["train.clipnorm"] is not None and not flat["train.clipnorm"] > 0:
         raise ValueError(
             f"config train.clipnorm: expected a value > 0 or null, found {flat['train.clipnorm']!r}"
+        )
+    ema = flat["train.ema_momentum"]
+    if ema is not None and not (isinstance(ema, (int, float)) and 0 < ema < 1):
+        raise ValueError(
+            f"config train.ema_momentum: expected a value in (0, 1) or null, found {ema!r}"
         )
 
 

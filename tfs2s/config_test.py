@@ -144,6 +144,8 @@ def test_recipe_is_recorded_in_params_yaml(tmp_path):
         ({"train.modality_dropout": -0.1}, "train.modality_dropout: expected a value >= 0"),
         ({"train.weight_decay": -1}, "train.weight_decay: expected a value >= 0"),
         ({"train.clipnorm": 0}, "train.clipnorm: expected a value > 0 or null"),
+        ({"train.ema_momentum": 1.0}, "train.ema_momentum: expected a value in (0, 1) or null"),
+        ({"train.ema_momentum": "high"}, "train.ema_momentum: expected a number, found 'high'"),
         ({"train.select_metric": "acc"}, "expected one of ['loss', 'mae', 'f1_2']"),
         ({"train.optimizer": "lamb"}, "expected one of ['adam', 'adamw', 'sgd', 'rmsprop']"),
         ({"recipe": "best"}, "recipe: expected one of ['poster', 'recommended']"),

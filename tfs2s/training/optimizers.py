@@ -87,7 +87,11 @@ _ONE_KERNEL = {"adam": OneKernelAdam, "adamw": OneKernelAdamW}
 
 
 def build_optimizer(
-    name: str, learning_rate: float, weight_decay: float, clipnorm: float | None
+    name: str,
+    learning_rate: float,
+    weight_decay: float,
+    clipnorm: float | None,
+    ema_momentum: float | None = None,
 ) -> keras.optimizers.Optimizer:
     """The ``train.optimizer`` optimizer (``adam``, ``adamw``, ``sgd`` or ``rmsprop``).
 
@@ -97,8 +101,12 @@ def build_optimizer(
         weight_decay: decoupled weight decay of every weight (``adamw``: AdamW's own);
             0 for none.
         clipnorm: clip each gradient to this L2 norm; None for no clipping.
+        ema_momentum: keep a moving average of the weights with this momentum (Keras's
+            ``use_ema``); None for none.
     """
     config: dict[str, Any] = {"learning_rate": learning_rate}
+    if ema_momentum is not None:
+        config.update(use_ema=True, ema_momentum=ema_momentum)
     if name == "adamw" or weight_decay > 0:
         config["weight_decay"] = weight_decay
     if clipnorm is not None:

@@ -203,7 +203,9 @@ class Trainer:
 
     def _optimizer(self) -> keras.optimizers.Optimizer:
         cfg = self.train_cfg
-        return build_optimizer(cfg.optimizer, cfg.learning_rate, cfg.weight_decay, cfg.clipnorm)
+        return build_optimizer(
+            cfg.optimizer, cfg.learning_rate, cfg.weight_decay, cfg.clipnorm, cfg.ema_momentum
+        )
 
     def _compile(self, phase: Phase) -> None:
         # Every output but ``attention`` (the regressor's weights: no target) has a loss.
@@ -384,6 +386,10 @@ class Trainer:
                 self._valid_predictions = (batches.cache(), self.data.labels("valid"))
             dataset, labels = self._valid_predictions
             callbacks.append(ValidSentimentMetric(metric, self.sentiment_model, dataset, labels))
+        if self.train_cfg.ema_momentum is not None:
+            # First: every epoch's validation, selection metric and best weights are the
+            # averaged weights; training goes on from the raw ones.
+            callbacks.insert(0, keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
         return callbacks + [early_stopping(metric, self.train_cfg.patience)]
 
 
