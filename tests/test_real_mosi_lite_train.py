@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import BACKGROUND, run_cli
 
 from tfs2s import Tfs2sWarning
 from tfs2s.cli import main
@@ -38,9 +38,36 @@ def bundle():
         pytest.skip(f"cmu-mosi-lite bundle not found at {BUNDLE} (set TFS2S_MOSI_LITE)")
 
 
-def test_train_py_reports_valid_and_says_test_is_omitted(tmp_path):
-    out = tmp_path / "run"
+def _train_t_a(work: Path):
+    out = work / "run"
     res = run_cli(["train.py", "--topology", "T_A", *DATA, *SMALL, "--out", str(out), "--quiet"])
+    return out, res
+
+
+def _paper_unimodal(work: Path):
+    out = work / "paper"
+    args = ["-m", "tfs2s.cli", "experiments", "paper", *DATA, *SMALL, "--seeds", "1"]
+    args += ["--tables", "unimodal", "--out", str(out), "--quiet"]
+    return out, args, run_cli(args)
+
+
+# Fresh processes, started with the session beside the in-process tests (tests/conftest.py);
+# without the bundle they are not queued (no bundle: the tests skip before asking).
+BACKGROUND_JOBS = (
+    {
+        "mosi-lite/train": (("test_train_py_reports_valid_and_says_test_is_omitted",), _train_t_a),
+        "mosi-lite/paper": (
+            ("test_paper_runner_skips_rows_without_their_modality",),
+            _paper_unimodal,
+        ),
+    }
+    if (BUNDLE / "CMU_MOSI_Opinion_Labels.csd").is_file()
+    else {}
+)
+
+
+def test_train_py_reports_valid_and_says_test_is_omitted():
+    out, res = BACKGROUND.result("mosi-lite/train", _train_t_a)
     assert res.returncode == 0, res.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
     assert "valid" in metrics and "test" not in metrics
@@ -59,11 +86,8 @@ def test_a_topology_needing_video_is_rejected_clearly(tmp_path, capsys):
     assert not (tmp_path / "r").exists()
 
 
-def test_paper_runner_skips_rows_without_their_modality(tmp_path, capsys):
-    out = tmp_path / "paper"
-    args = ["-m", "tfs2s.cli", "experiments", "paper", *DATA, *SMALL, "--seeds", "1"]
-    args += ["--tables", "unimodal", "--out", str(out), "--quiet"]
-    res = run_cli(args)
+def test_paper_runner_skips_rows_without_their_modality(capsys):
+    out, args, res = BACKGROUND.result("mosi-lite/paper", _paper_unimodal)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "skip baseline_V: data has no video" in res.stdout
     with open(out / "results.csv") as f:

@@ -260,8 +260,8 @@ def test_only_in_memory_data_without_a_strategy_computes_the_representation_once
 
 @pytest.mark.parametrize(
     "model_keys",
-    [{"layer_norm": True, "depth": 2, "regressor_depth": 2}, {"recurrent_dropout": 0.2}],
-    ids=["layer_norm and depth 2", "recurrent_dropout"],
+    [{"layer_norm": True, "depth": 2, "regressor_depth": 2}],
+    ids=["layer_norm and depth 2"],
 )
 def test_the_recommended_recipe_trains_with_each_model_key(source, model_keys):
     """Each model key the issue's recipe may draw on, on top of the recommended recipe
@@ -281,18 +281,13 @@ def test_the_recommended_recipe_trains_with_each_model_key(source, model_keys):
 
 def test_ema_momentum_keeps_the_averaged_weights(source, select_metric="f1_2"):
     """With a momentum of 0.999 the average stays next to the weights after the first
-    step (where Keras starts it): a run that keeps (validates, selects, restores) the
-    averages moves far less from its initial weights than the same run without."""
+    step (where Keras starts it), while training goes on from the raw weights (the same
+    path as without averaging): a run that validates, selects and restores the averages
+    ends much nearer its initial weights than the same run without."""
 
     def moved(**train):
         t = trainer(
-            source,
-            "T_A",
-            epochs=6,
-            translator_epochs=4,
-            patience=6,
-            select_metric=select_metric,
-            **train,
+            source, "baseline_T", epochs=6, patience=6, select_metric=select_metric, **train
         )
         t.reinitialize(0)
         start = [np.asarray(w).copy() for w in t.sentiment_model.trainable_weights]
@@ -301,4 +296,5 @@ def test_ema_momentum_keeps_the_averaged_weights(source, select_metric="f1_2"):
         return sum(float(np.abs(a - b).sum()) for a, b in zip(start, end, strict=True))
 
     raw, averaged = moved(), moved(ema_momentum=0.999)
-    assert raw > 0 and averaged < 0.35 * raw, (averaged, raw)
+    # not kept, the averages would leave the run where the raw weights are (ratio 1)
+    assert raw > 0 and averaged < 0.6 * raw, (averaged, raw)
