@@ -2,9 +2,7 @@
 
 import json
 
-from conftest import ROOT, TINY, run_cli
-
-from tfs2s.cli import main
+from conftest import BACKGROUND, ROOT, TINY, run_cli
 
 
 def test_list_topologies_prints_every_poster_row_with_notation():
@@ -27,20 +25,28 @@ def test_bad_config_key_lists_valid_keys():
     assert "unknown config key 'train.epochz'" in res.stderr and "train.epochs" in res.stderr
 
 
-def test_params_yaml_is_accepted_back_by_config(tmp_path, capsys):
-    # The first run in this process (``train.py`` is ``tfs2s train``), the second in a fresh
-    # one: the same metrics from both also prove the run does not depend on the process.
-    out = tmp_path / "run"
-    args = ["train", "--topology", "baseline_T", *TINY, "--epochs", "2", "--out", str(out)]
-    assert main([*args, "--quiet"]) == 0
-    # where the time went, one line: start-up, trace and train apart
-    (line,) = [x for x in capsys.readouterr().out.splitlines() if x.startswith("time: ")]
-    assert " s start-up, " in line and " s trace, " in line and " s train (regression " in line
-    out2 = tmp_path / "run2"
-    res2 = run_cli(
+def _twice(work):
+    """Background job: a run, then a fresh process from its params.yaml."""
+    out = work / "run"
+    args = ["train.py", "--topology", "baseline_T", *TINY, "--epochs", "2", "--out", str(out)]
+    first = run_cli([*args, "--quiet"])
+    out2 = work / "run2"
+    second = run_cli(
         ["train.py", "--config", str(out / "params.yaml"), "--out", str(out2), "--quiet"]
     )
-    assert res2.returncode == 0, res2.stderr[-3000:]
+    return out, first, out2, second
+
+
+BACKGROUND_JOBS = {"train-cli/twice": (("test_params_yaml_is_accepted_back_by_config",), _twice)}
+
+
+def test_params_yaml_is_accepted_back_by_config():
+    out, first, out2, second = BACKGROUND.result("train-cli/twice", _twice)
+    assert first.returncode == 0, first.stderr[-3000:]
+    # where the time went, one line: start-up, trace and train apart
+    (line,) = [x for x in first.stdout.splitlines() if x.startswith("time: ")]
+    assert " s start-up, " in line and " s trace, " in line and " s train (regression " in line
+    assert second.returncode == 0, second.stderr[-3000:]
     # same config, same seed, same data -> same metrics (op determinism on CPU)
     m1 = json.loads((out / "metrics.json").read_text())
     m2 = json.loads((out2 / "metrics.json").read_text())

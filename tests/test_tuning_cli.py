@@ -1,8 +1,9 @@
 """End-to-end keras-tuner searches: ``train.py --tune`` and ``tfs2s tune``.
 
-Single-process searches run in this process through the CLI's ``main``; the distributed
-search runs a chief and two workers as local processes on 127.0.0.1, a background job
-(see tests/conftest.py) that starts when the tests are collected.
+Most single-process searches run in this process through the CLI's ``main``; the Bayesian
+and Hyperband searches run in fresh processes and the distributed search runs a chief and
+two workers as local processes on 127.0.0.1: background jobs (see tests/conftest.py) that
+start when the tests are collected.
 """
 
 import csv
@@ -94,20 +95,41 @@ def test_a_rerun_with_another_space_is_refused(tmp_path, space, capsys):
     assert "holds a search with other settings (space differ" in capsys.readouterr().err
 
 
-def test_bayesian_search_of_a_seq2seq_topology_on_binary_f1(tmp_path, space):
-    directory = tmp_path / "search"
-    flags = ["--tuner", "bayesian", "--objective", "f1_2", "--max-trials", "2"]
-    assert main(tune_args("T_V", directory, *flags, "--space", space, "--epochs", "1")) == 0
+def _search(topology: str, *flags: str):
+    """Background job: ``tfs2s tune`` of ``topology`` in a fresh process."""
+
+    def job(work: Path) -> tuple[Path, subprocess.CompletedProcess]:
+        space = work / "space.yaml"
+        space.write_text(SPACE)
+        directory = work / "search"
+        args = ["-m", "tfs2s.cli", *tune_args(topology, directory, *flags, "--space", str(space))]
+        env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
+        res = subprocess.run(
+            [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+        )
+        return directory, res
+
+    return job
+
+
+_BAYESIAN = _search(
+    "T_V", "--tuner", "bayesian", "--objective", "f1_2", "--max-trials", "2", "--epochs", "1"
+)
+_HYPERBAND = _search("baseline_T", "--tuner", "hyperband", "--max-epochs", "3", "--max-trials", "4")
+
+
+def test_bayesian_search_of_a_seq2seq_topology_on_binary_f1():
+    directory, res = BACKGROUND.result("tuning/bayesian", _BAYESIAN)
+    assert res.returncode == 0, res.stderr[-3000:]
     rows = trials(directory)
     assert len(rows) == 2 and {r["status"] for r in rows} == {"COMPLETED"}
     assert "model.hidden" in rows[0] and "valid_f1_2" in rows[0]
     check_best_config(directory, rows, "valid_f1_2", max)
 
 
-def test_hyperband_search_honours_the_epoch_budget(tmp_path, space):
-    directory = tmp_path / "search"
-    flags = ["--tuner", "hyperband", "--max-epochs", "3", "--max-trials", "4", "--space", space]
-    assert main(tune_args("baseline_T", directory, *flags)) == 0
+def test_hyperband_search_honours_the_epoch_budget():
+    directory, res = BACKGROUND.result("tuning/hyperband", _HYPERBAND)
+    assert res.returncode == 0, res.stderr[-3000:]
     rows = trials(directory)
     assert len(rows) == 4 and {r["status"] for r in rows} == {"COMPLETED"}
     assert {r["tuner/epochs"] for r in rows} == {"1", "3"}
@@ -167,7 +189,9 @@ BACKGROUND_JOBS = {
     "tuning/distributed": (
         ("test_a_chief_and_two_workers_run_every_trial_once",),
         _distributed_search,
-    )
+    ),
+    "tuning/bayesian": (("test_bayesian_search_of_a_seq2seq_topology_on_binary_f1",), _BAYESIAN),
+    "tuning/hyperband": (("test_hyperband_search_honours_the_epoch_budget",), _HYPERBAND),
 }
 
 
