@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import re
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
@@ -541,6 +542,31 @@ def _unique_mapping(loader: UniqueKeyLoader, node, deep: bool = False):
 
 UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
 
+# Numbers as YAML 1.2 (and as a user means them), not 1.1: ``010`` is ten (1.1: octal 8),
+# ``1:20`` and ``0x20`` are strings that the config refuses (1.1: 80 and 32), and ``1e-3``
+# is a float (1.1: the string "1e-3").
+_INT_TAG, _FLOAT_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+UniqueKeyLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_INT_TAG, _FLOAT_TAG)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+UniqueKeyLoader.add_implicit_resolver(_INT_TAG, re.compile(r"^[-+]?[0-9]+$"), list("-+0123456789"))
+UniqueKeyLoader.add_implicit_resolver(
+    _FLOAT_TAG,
+    re.compile(
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+0123456789."),
+)
+UniqueKeyLoader.add_constructor(_INT_TAG, lambda loader, node: int(loader.construct_scalar(node)))
+
+
+def load_yaml_text(text: str):
+    """YAML as tfs2s reads it everywhere: a key given twice is an error, numbers as in
+    YAML 1.2 (see :class:`UniqueKeyLoader`)."""
+    return yaml.load(text, Loader=UniqueKeyLoader)
+
 
 def load_yaml(path: str | Path, base: RunConfig | None = None) -> RunConfig:
     path = Path(path)
@@ -573,14 +599,15 @@ def load_yaml(path: str | Path, base: RunConfig | None = None) -> RunConfig:
 
 
 def parse_set(items: Iterable[str]) -> dict[str, Any]:
-    """Parse ``["a.b=v", ...]``; values are read as YAML scalars (``true``, ``3``, ``1e-3``)."""
+    """Parse ``["a.b=v", ...]``; values are read as YAML scalars (``true``, ``3``, ``1e-3``;
+    numbers as in YAML 1.2: ``010`` is ten)."""
     out = {}
     for item in items:
         if "=" not in item:
             raise ValueError(f"--set {item!r}: expected KEY=VALUE, e.g. train.epochs=5")
         k, v = item.split("=", 1)
         try:
-            out[k.strip()] = yaml.safe_load(v) if v.strip() else None
+            out[k.strip()] = load_yaml_text(v) if v.strip() else None
         except yaml.YAMLError:
             out[k.strip()] = v
     return out

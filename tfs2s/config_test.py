@@ -205,3 +205,19 @@ def test_a_key_given_twice_in_a_config_file_is_refused(tmp_path):
         load_yaml(path)
     path.write_text("model:\n  regressor_hidden: 16\ntrain:\n  epochs: 3\n")
     assert load_yaml(path).model.regressor_hidden == 16
+
+
+def test_numbers_read_as_yaml_1_2_in_set_and_config_files(tmp_path):
+    from tfs2s.config import load_yaml, parse_set
+
+    parsed = parse_set(["train.seed=010", "train.learning_rate=1e-3", "model.hidden=0x20"])
+    # YAML 1.1 would give 8 (octal), the string "1e-3" and 32 (hex)
+    assert parsed == {"train.seed": 10, "train.learning_rate": 0.001, "model.hidden": "0x20"}
+    with pytest.raises(ValueError, match="model.hidden: expected an integer, found '0x20'"):
+        apply_overrides(RunConfig(), parsed)
+    with pytest.raises(ValueError, match="synthetic_segments: expected an integer, found '1:20'"):
+        apply_overrides(RunConfig(), parse_set(["data.synthetic_segments=1:20"]))  # 1.1: 80
+    path = tmp_path / "c.yaml"
+    path.write_text("train:\n  seed: 010\n  learning_rate: 2e-4\n  clipnorm: .5\n")
+    cfg = load_yaml(path)
+    assert (cfg.train.seed, cfg.train.learning_rate, cfg.train.clipnorm) == (10, 2e-4, 0.5)

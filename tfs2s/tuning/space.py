@@ -53,7 +53,7 @@ from typing import Any
 
 import yaml
 
-from tfs2s.config import SECTIONS, RunConfig, is_read, valid_keys
+from tfs2s.config import SECTIONS, RunConfig, is_read, load_yaml_text, valid_keys
 
 TYPES: tuple[str, ...] = ("choice", "int", "float", "boolean", "fixed")
 SAMPLINGS: tuple[str, ...] = ("linear", "log", "reverse_log")
@@ -250,7 +250,7 @@ def load_space(path: str | Path | None) -> dict[str, HParam]:
     if not path.is_file():
         raise FileNotFoundError(f"search space file {path} does not exist")
     try:
-        loaded = yaml.safe_load(path.read_text()) or {}
+        loaded = load_yaml_text(path.read_text()) or {}
     except yaml.YAMLError as e:
         raise ValueError(f"search space file {path}: not valid YAML: {e}") from None
     if not isinstance(loaded, Mapping):
