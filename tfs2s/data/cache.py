@@ -372,15 +372,11 @@ def _check_shapes(meta: dict[str, Any], meta_path: Path) -> None:
                     f"{meta_path}: norm_stats.{name}.{key}: expected {dim} values (dims.{name}), "
                     f"found {found}"
                 )
-            array = (
-                np.asarray(values, dtype=float)
-                if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
-                else None
-            )
+            numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
             if (
-                array is None
-                or not np.isfinite(array).all()
-                or (key == "var" and (array < 0).any())
+                not numbers
+                or not np.isfinite(values).all()
+                or (key == "var" and min(values, default=0) < 0)
             ):
                 raise ValueError(
                     f"{meta_path}: norm_stats.{name}.{key}: expected finite numbers"
