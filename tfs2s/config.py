@@ -546,19 +546,24 @@ UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, 
 # ``1:20`` and ``0x20`` are strings that the config refuses (1.1: 80 and 32), and ``1e-3``
 # is a float (1.1: the string "1e-3").
 _INT_TAG, _FLOAT_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+#: (tag, pattern, first characters) of the YAML 1.2 numbers.
+_NUMBERS = (
+    (_INT_TAG, re.compile(r"^[-+]?[0-9]+$"), list("-+0123456789")),
+    (
+        _FLOAT_TAG,
+        re.compile(
+            r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+            r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+        ),
+        list("-+0123456789."),
+    ),
+)
 UniqueKeyLoader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_INT_TAG, _FLOAT_TAG)]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-UniqueKeyLoader.add_implicit_resolver(_INT_TAG, re.compile(r"^[-+]?[0-9]+$"), list("-+0123456789"))
-UniqueKeyLoader.add_implicit_resolver(
-    _FLOAT_TAG,
-    re.compile(
-        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
-        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
-    ),
-    list("-+0123456789."),
-)
+for _tag, _regexp, _first in _NUMBERS:
+    UniqueKeyLoader.add_implicit_resolver(_tag, _regexp, _first)
 UniqueKeyLoader.add_constructor(_INT_TAG, lambda loader, node: int(loader.construct_scalar(node)))
 
 
@@ -568,6 +573,22 @@ def load_yaml_text(text: str):
     return yaml.load(text, Loader=UniqueKeyLoader)
 
 
+class _Dumper(yaml.SafeDumper):
+    """``yaml.SafeDumper`` that also quotes a string :func:`load_yaml_text` would read as
+    a number (``"1e5"``: YAML 1.1 leaves it plain, 1.2 reads a float), so what tfs2s
+    writes reads back the same in both."""
+
+
+for _tag, _regexp, _first in _NUMBERS:
+    _Dumper.add_implicit_resolver(_tag, _regexp, _first)
+
+
+def dump_yaml_text(data) -> str:
+    """``data`` as YAML that both :func:`load_yaml_text` and ``yaml.safe_load`` read back
+    unchanged (keys in their order)."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False)
+
+
 def load_yaml(path: str | Path, base: RunConfig | None = None) -> RunConfig:
     path = Path(path)
     if path.is_dir():
@@ -575,7 +596,7 @@ def load_yaml(path: str | Path, base: RunConfig | None = None) -> RunConfig:
     if not path.is_file():
         raise FileNotFoundError(f"config file {path} does not exist")
     try:
-        loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=UniqueKeyLoader) or {}
+        loaded = load_yaml_text(path.read_text(encoding="utf-8")) or {}
     except UnicodeDecodeError as e:
         raise ValueError(f"config file {path}: not a text (UTF-8) file: {e.reason}") from None
     except yaml.YAMLError as e:
@@ -617,7 +638,7 @@ def dump_yaml(cfg: RunConfig, path: str | Path) -> None:
     """Write ``cfg`` atomically (temp file + rename)."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(yaml.safe_dump(recorded(cfg), sort_keys=False))
+    tmp.write_text(dump_yaml_text(recorded(cfg)))
     tmp.replace(path)
 
 

@@ -221,3 +221,11 @@ def test_numbers_read_as_yaml_1_2_in_set_and_config_files(tmp_path):
     path.write_text("train:\n  seed: 010\n  learning_rate: 2e-4\n  clipnorm: .5\n")
     cfg = load_yaml(path)
     assert (cfg.train.seed, cfg.train.learning_rate, cfg.train.clipnorm) == (10, 2e-4, 0.5)
+
+
+def test_strings_that_look_like_numbers_round_trip_through_params_yaml(tmp_path):
+    from tfs2s.config import dump_yaml, load_yaml
+
+    cfg = apply_overrides(RunConfig(), {"data.folds": "1e5", "data.path": "010"})
+    dump_yaml(cfg, tmp_path / "params.yaml")
+    assert load_yaml(tmp_path / "params.yaml") == cfg

@@ -53,7 +53,7 @@ from typing import Any
 
 import yaml
 
-from tfs2s.config import SECTIONS, RunConfig, is_read, load_yaml_text, valid_keys
+from tfs2s.config import SECTIONS, RunConfig, dump_yaml_text, is_read, load_yaml_text, valid_keys
 
 TYPES: tuple[str, ...] = ("choice", "int", "float", "boolean", "fixed")
 SAMPLINGS: tuple[str, ...] = ("linear", "log", "reverse_log")
@@ -295,6 +295,4 @@ def without_fixed(
 
 def dump_space(space: Mapping[str, HParam], path: str | Path) -> None:
     """Write ``space`` in the ``--space`` YAML format."""
-    Path(path).write_text(
-        yaml.safe_dump({k: p.to_dict() for k, p in space.items()}, sort_keys=False)
-    )
+    Path(path).write_text(dump_yaml_text({k: p.to_dict() for k, p in space.items()}))
